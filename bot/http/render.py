@@ -1,0 +1,44 @@
+"""Answers in camelCase: recorded events and documents as agents read them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+
+from eventstore.naming import camel_keys
+from eventstore.store import RecordedEvent
+
+
+def timestamp(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def recorded_event(rec: RecordedEvent) -> dict[str, Any]:
+    """The event's fields flattened beside its place in the store (no field collides with these)."""
+    return {
+        "sequence": rec.seq,
+        "streamId": rec.stream_id,
+        "version": rec.version,
+        "type": rec.wire_name,
+        "eventId": str(rec.id),
+        "timestamp": timestamp(rec.timestamp),
+        **camel_keys(rec.data),
+    }
+
+
+def append_answer(rec: RecordedEvent, duplicate: bool) -> dict[str, Any]:
+    return {
+        "streamId": rec.stream_id,
+        "type": rec.wire_name,
+        "timestamp": timestamp(rec.timestamp),
+        "version": rec.version,
+        "sequence": rec.seq,
+        "eventId": str(rec.id),
+        "duplicate": duplicate,
+    }
+
+
+def document(doc: BaseModel) -> dict[str, Any]:
+    return camel_keys(doc.model_dump(mode="json"))

@@ -1,0 +1,115 @@
+"""Settings, read once from the environment by the composition root (never at import time).
+
+Every setting is documented in the README's settings table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DISCORD_API_BASE = "https://discord.com/api/v10"
+DISCORD_GATEWAY = "wss://gateway.discord.gg"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum or value != value:
+        raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def _snowflake(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise SettingsError(f"{name} must be a Discord id (digits), not {raw!r}")
+    return int(raw)
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    configured = env.get("CONDUCTOR_E_DATA_DIR", "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("conductor-e"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    database_url: str | None = None
+    data_dir: Path = Path(".conductor-e")
+    max_body_bytes: int = 256 * 1024
+    log_level: str = "INFO"
+    agent_online_minutes: float = 3.0
+    heartbeat_timeout_minutes: float = 10.0
+    discord_token: str | None = None
+    discord_guild_id: int | None = None
+    discord_channel_id: int | None = None
+    discord_gate_role_id: int | None = None
+    discord_tool_events: bool = False
+    discord_api_base_url: str = DISCORD_API_BASE
+    discord_gateway_url: str = DISCORD_GATEWAY
+    human_gate_reminder_minutes: float = 30.0
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_token)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        token = env.get("DISCORD_TOKEN", "").strip() or None
+        settings = cls(
+            host=env.get("HOST", cls.host),
+            port=int(_number(env, "PORT", cls.port, minimum=0)),
+            database_url=env.get("DATABASE_URL", "").strip() or None,
+            data_dir=default_data_dir(env),
+            max_body_bytes=int(_number(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
+            log_level=env.get("LOG_LEVEL", cls.log_level).upper(),
+            agent_online_minutes=_number(env, "AGENT_ONLINE_MINUTES", cls.agent_online_minutes, minimum=0.01),
+            heartbeat_timeout_minutes=_number(
+                env, "HEARTBEAT_TIMEOUT_MINUTES", cls.heartbeat_timeout_minutes, minimum=0.01
+            ),
+            discord_token=token,
+            discord_guild_id=_snowflake(env, "DISCORD_GUILD_ID"),
+            discord_channel_id=_snowflake(env, "DISCORD_CHANNEL_ID"),
+            discord_gate_role_id=_snowflake(env, "DISCORD_GATE_ROLE_ID"),
+            discord_tool_events=_bool(env, "DISCORD_TOOL_EVENTS", False),
+            discord_api_base_url=env.get("DISCORD_API_BASE_URL", "").strip() or DISCORD_API_BASE,
+            discord_gateway_url=env.get("DISCORD_GATEWAY_URL", "").strip() or DISCORD_GATEWAY,
+            human_gate_reminder_minutes=_number(
+                env, "HUMAN_GATE_REMINDER_MINUTES", cls.human_gate_reminder_minutes, minimum=0.01
+            ),
+        )
+        if token and settings.discord_channel_id is None:
+            raise SettingsError("DISCORD_CHANNEL_ID is required when DISCORD_TOKEN is set")
+        return settings

@@ -1,0 +1,371 @@
+"""The event catalogue: one frozen pydantic model per event type.
+
+Every event has three names, declared once here:
+- the wire name agents send (``ISSUE_APPROVED``), ``Event.wire_name``;
+- the class name (``IssueApproved``, past tense);
+- the stored alias Marten would write in ``mt_events.type`` (``issue_approved``), ``Event.alias``.
+A golden-list test pins all three: never rename a stored alias.
+
+Fields are snake_case in Python, arrive in camelCase or PascalCase (``parse_event`` normalises
+them) and are stored PascalCase (``Event.stored_data``), which is what SQL written for Marten reads.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from .naming import marten_alias, pascal_keys, snake_keys
+
+# ---------------------------------------------------------------------------------------------
+# Field types shared by many events.
+
+# "owner/name": no '#' (it separates repo from issue number in a stream id) and no whitespace.
+Repo = Annotated[str, StringConstraints(pattern=r"^[^\s#]+/[^\s#]+$", max_length=200)]
+# Agent ids look like "dev-e-1" or "dev-e-node/abc12" (agent id, slash, pod name). A '#' would
+# make an agent stream look like an issue stream, so it is refused.
+AgentId = Annotated[str, StringConstraints(pattern=r"^[^\s#]+$", min_length=1, max_length=200)]
+IssueNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Count = Annotated[int, Field(ge=0, le=2**62)]
+ShortText = Annotated[str, StringConstraints(max_length=2_000)]
+LongText = Annotated[str, StringConstraints(max_length=100_000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+TARGET_PREVIEW_MAX = 120
+
+
+class Priority(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class Event(BaseModel):
+    """Base of every event. Unknown JSON fields are ignored so newer agents keep working."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=False)
+
+    wire_name: ClassVar[str]
+    alias: ClassVar[str]
+
+    def __init_subclass__(cls, *, wire_name: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if wire_name is not None:
+            cls.wire_name = wire_name
+            cls.alias = marten_alias(cls.__name__)
+
+    def stored_data(self) -> dict[str, Any]:
+        """The body as Marten stores it: PascalCase keys, enums as their values, nulls written."""
+        return pascal_keys(self.model_dump(mode="json"))
+
+
+class IssueEvent(Event):
+    """An event that concerns one issue; it lives on the stream ``{repo}#{issueNumber}``."""
+
+    repo: Repo
+    issue_number: IssueNumber
+
+
+class FollowUp(BaseModel):
+    """Fields of events the rig's own rules may append: which event or rule caused them."""
+
+    caused_by: ShortText | None = None  # the id of the event that triggered the rule
+    rule: ShortText | None = None  # the rule's name, e.g. "two-strikes"
+
+
+class Provider(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    name: Name
+    status: ShortText = "unknown"
+    details: ShortText | None = None
+    active: bool = False
+
+
+class Integration(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    name: Name
+    status: ShortText = "unknown"
+    details: ShortText | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+
+
+class IssueApproved(IssueEvent, wire_name="ISSUE_APPROVED"):
+    title: ShortText = ""
+    priority: Priority = Priority.NORMAL
+    depends_on: list[IssueNumber] = Field(default_factory=list, max_length=500)
+    milestone: Name | None = None
+
+
+class IssueAssigned(IssueEvent, FollowUp, wire_name="ISSUE_ASSIGNED"):
+    agent_id: AgentId
+    attempt: Count | None = None
+
+
+class IssueUnassigned(IssueEvent, FollowUp, wire_name="ISSUE_UNASSIGNED"):
+    agent_id: AgentId
+    reason: ShortText | None = None
+
+
+class WorkStarted(IssueEvent, wire_name="WORK_STARTED"):
+    agent_id: AgentId
+    branch: ShortText | None = None
+
+
+class BranchCreated(IssueEvent, wire_name="BRANCH_CREATED"):
+    branch: Name
+    agent_id: AgentId | None = None
+
+
+class PrCreated(IssueEvent, wire_name="PR_CREATED"):
+    pr_number: IssueNumber
+    pr_url: ShortText | None = None
+    branch: ShortText | None = None
+    agent_id: AgentId | None = None
+
+
+class CiPassed(IssueEvent, wire_name="CI_PASSED"):
+    pr_number: IssueNumber | None = None
+
+
+class CiFailed(IssueEvent, wire_name="CI_FAILED"):
+    pr_number: IssueNumber | None = None
+    failed_checks: list[ShortText] = Field(default_factory=list, max_length=500)
+    logs: LongText | None = None
+
+
+class ReviewPassed(IssueEvent, wire_name="REVIEW_PASSED"):
+    pr_number: IssueNumber | None = None
+    agent_id: AgentId | None = None
+
+
+class ReviewDisputed(IssueEvent, wire_name="REVIEW_DISPUTED"):
+    pr_number: IssueNumber | None = None
+    attempt: Count | None = None
+    reason: ShortText | None = None
+    agent_id: AgentId | None = None
+
+
+class HumanGateTriggered(IssueEvent, wire_name="HUMAN_GATE_TRIGGERED"):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+    pr_number: IssueNumber | None = None
+    pr_url: ShortText | None = None
+
+
+class Merged(IssueEvent, wire_name="MERGED"):
+    pr_number: IssueNumber | None = None
+    merge_sha: ShortText | None = None
+
+
+class DeployedStaging(IssueEvent, wire_name="DEPLOYED_STAGING"):
+    reason: ShortText | None = None  # the environment, as in the original service
+
+
+class SmokePassed(IssueEvent, wire_name="SMOKE_PASSED"):
+    pass
+
+
+class SmokeFailed(IssueEvent, wire_name="SMOKE_FAILED"):
+    reason: ShortText | None = None  # "code" (default) or "external_dependency"
+    attempt: Count | None = None  # the agent's retry count
+    max_retries: Count = 3
+
+
+class DeployedProduction(IssueEvent, wire_name="DEPLOYED_PRODUCTION"):
+    reason: ShortText | None = None
+
+
+class Verified(IssueEvent, wire_name="VERIFIED"):
+    pass
+
+
+class IssueDone(IssueEvent, wire_name="ISSUE_DONE"):
+    duration_minutes: float | None = Field(default=None, ge=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Health
+
+
+class Heartbeat(Event, wire_name="HEARTBEAT"):
+    agent_id: AgentId
+    status: ShortText = "unknown"
+    current_issue: Count | None = None
+    current_repo: ShortText | None = None
+    active_provider: ShortText | None = None
+    available_providers: list[Name] = Field(default_factory=list, max_length=100)
+    providers: list[Provider] = Field(default_factory=list, max_length=100)
+    integrations: list[Integration] = Field(default_factory=list, max_length=100)
+
+
+class AgentStuck(Event, FollowUp, wire_name="AGENT_STUCK"):
+    """An agent unresponsive or over its SLA; on the issue's stream when it names one."""
+
+    agent_id: AgentId
+    reason: ShortText | None = None
+    attempt: Count | None = None
+    repo: str = ""
+    issue_number: Count = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Escalation
+
+
+class Escalated(IssueEvent, FollowUp, wire_name="ESCALATED"):
+    reason: ShortText | None = None
+    attempts: Count | None = None
+
+
+class HumanGateReminder(IssueEvent, FollowUp, wire_name="HUMAN_GATE_REMINDER"):
+    pr_number: IssueNumber | None = None
+    attempt: Count | None = None  # minutes waited so far
+
+
+class MilestoneComplete(Event, FollowUp, wire_name="MILESTONE_COMPLETE"):
+    repo: Repo
+    milestone: Name
+    issue_count: Count = 0
+
+
+class HumanGateApproved(IssueEvent, wire_name="HUMAN_GATE_APPROVED"):
+    decided_by: Name
+    pr_number: IssueNumber | None = None
+    reason: ShortText | None = None
+
+
+class HumanGateRejected(IssueEvent, wire_name="HUMAN_GATE_REJECTED"):
+    decided_by: Name
+    pr_number: IssueNumber | None = None
+    reason: ShortText | None = None
+
+
+class IssueRequeued(IssueEvent, wire_name="ISSUE_REQUEUED"):
+    """A human puts an escalated issue back in the queue."""
+
+    decided_by: Name
+    reason: ShortText | None = None
+
+
+class IssueClosed(IssueEvent, wire_name="ISSUE_CLOSED"):
+    """A human closes an issue without finishing it (for example after an escalation)."""
+
+    decided_by: Name
+    reason: ShortText | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Observability: analytics, stored on the issue stream when there is a real issue, otherwise on
+# the agent's stream (never on a stream called "#0").
+
+
+class ObservabilityEvent(Event):
+    agent_id: AgentId
+    repo: str = Field(default="", max_length=200)
+    issue_number: Count = 0
+
+
+class ToolUsed(ObservabilityEvent, wire_name="TOOL_USED"):
+    tool_name: Name
+    turn: Count | None = None
+    target_preview: str | None = None
+    duration_ms: Count | None = None
+    is_mcp: bool = False
+
+    @field_validator("target_preview", mode="before")
+    @classmethod
+    def _trim_preview(cls, value: Any) -> Any:
+        # The seed keeps previews to 120 characters; agents do not always trim, so we do.
+        if isinstance(value, str) and len(value) > TARGET_PREVIEW_MAX:
+            return value[:TARGET_PREVIEW_MAX]
+        return value
+
+
+class MemoryWrite(ObservabilityEvent, wire_name="MEMORY_WRITE"):
+    scope: ShortText | None = None
+    kind: ShortText | None = None
+    memory_id: ShortText | None = None
+    tokens: Count | None = None
+
+
+class MemoryRead(ObservabilityEvent, wire_name="MEMORY_READ"):
+    query: LongText | None = None
+    hits: Count | None = None
+    tokens_loaded: Count | None = None
+
+
+class MemoryHitUsed(Event, wire_name="MEMORY_HIT_USED"):
+    memory_id: Name
+    agent_id: AgentId
+    used_in_output: bool
+
+
+class TokenUsage(ObservabilityEvent, wire_name="TOKEN_USAGE"):
+    model: ShortText | None = None
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cost_usd: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    category: ShortText = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry.
+
+
+def _all_event_classes() -> list[type[Event]]:
+    found: list[type[Event]] = []
+    stack: list[type[Event]] = list(Event.__subclasses__())
+    while stack:
+        cls = stack.pop(0)
+        if "wire_name" in cls.__dict__:
+            found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.wire_name: cls for cls in _all_event_classes()}
+BY_ALIAS: dict[str, type[Event]] = {cls.alias: cls for cls in EVENT_TYPES.values()}
+KNOWN_TYPES: tuple[str, ...] = tuple(sorted(EVENT_TYPES))
+
+LIFECYCLE: frozenset[str] = frozenset(
+    {
+        "ISSUE_APPROVED", "ISSUE_ASSIGNED", "ISSUE_UNASSIGNED", "WORK_STARTED", "BRANCH_CREATED",
+        "PR_CREATED", "CI_PASSED", "CI_FAILED", "REVIEW_PASSED", "REVIEW_DISPUTED",
+        "HUMAN_GATE_TRIGGERED", "MERGED", "DEPLOYED_STAGING", "SMOKE_PASSED", "SMOKE_FAILED",
+        "DEPLOYED_PRODUCTION", "VERIFIED", "ISSUE_DONE",
+    }
+)  # fmt: skip
+OBSERVABILITY: frozenset[str] = frozenset(
+    {"TOOL_USED", "MEMORY_WRITE", "MEMORY_READ", "MEMORY_HIT_USED", "TOKEN_USAGE"}
+)
+
+
+class UnknownEventType(ValueError):
+    def __init__(self, given: object) -> None:
+        super().__init__(f"unknown event type {given!r}")
+        self.given = given
+
+
+def event_class(wire_name: str) -> type[Event]:
+    try:
+        return EVENT_TYPES[wire_name]
+    except KeyError:
+        raise UnknownEventType(wire_name) from None
+
+
+def parse_event(wire_name: str, fields: dict[str, Any]) -> Event:
+    """Validate inbound fields (any casing) into the event model; raises pydantic's ValidationError."""
+    return event_class(wire_name).model_validate(snake_keys(fields))
+
+
+def load_stored(alias: str, data: dict[str, Any]) -> Event | None:
+    """Rebuild an event from its stored row; None for aliases this service does not know."""
+    cls = BY_ALIAS.get(alias)
+    if cls is None:
+        return None
+    return cls.model_validate(snake_keys(data))

@@ -1,0 +1,65 @@
+"""Name conversions shared by the wire format, the stored format and Marten's aliases.
+
+Marten derives a stored event alias from the .NET class name with two regex passes
+(JasperFx ``ToTableAlias``); the same word split turns camelCase or PascalCase JSON keys
+into our snake_case field names. Keeping one splitter means the three spellings of a
+name can never drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_ACRONYM_THEN_WORD = re.compile(r"([^a-z])([^a-z][a-z])")
+_LOWER_THEN_OTHER = re.compile(r"([a-z])([^a-z])")
+
+
+def marten_alias(class_name: str) -> str:
+    """Marten's ClassicTypeName alias: ``ToolUsed`` -> ``tool_used``, ``PRMerged`` -> ``pr_merged``."""
+    spaced = _LOWER_THEN_OTHER.sub(r"\1 \2", _ACRONYM_THEN_WORD.sub(r"\1 \2", class_name))
+    return spaced.lower().replace(" ", "_")
+
+
+def snake_key(key: str) -> str:
+    """Inbound JSON key in any casing -> snake_case (``issueNumber``/``IssueNumber`` -> ``issue_number``)."""
+    if "_" in key or key.islower():
+        return key.lower()
+    return marten_alias(key)
+
+
+def pascal_key(snake: str) -> str:
+    """snake_case -> PascalCase, the casing Marten's serializer writes (``is_mcp`` -> ``IsMcp``)."""
+    return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
+
+
+def camel_key(key: str) -> str:
+    """PascalCase or snake_case -> camelCase for answers (``IssueNumber`` -> ``issueNumber``)."""
+    if "_" in key:
+        key = pascal_key(key)
+    return key[:1].lower() + key[1:]
+
+
+def snake_keys(value: Any) -> Any:
+    """Recursively rename dict keys to snake_case (values untouched)."""
+    if isinstance(value, dict):
+        return {snake_key(str(k)): snake_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [snake_keys(v) for v in value]
+    return value
+
+
+def pascal_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {pascal_key(str(k)): pascal_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pascal_keys(v) for v in value]
+    return value
+
+
+def camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {camel_key(str(k)): camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_keys(v) for v in value]
+    return value

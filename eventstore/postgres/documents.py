@@ -1,0 +1,33 @@
+"""Documents in Marten's ``mt_doc_<name>`` tables: table naming and the stored (PascalCase) form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from ..naming import pascal_keys, snake_keys
+
+D = TypeVar("D", bound=BaseModel)
+
+DOTNET_NAMESPACE = "ConductorE.Core.Domain"
+
+
+def doc_table(model: type[BaseModel]) -> str:
+    """Marten's document alias is the class name lower-cased, without snake case."""
+    return "mt_doc_" + model.__name__.lower()
+
+
+def dump_doc(doc: BaseModel) -> str:
+    return json.dumps(pascal_keys(doc.model_dump(mode="json")), separators=(",", ":"))
+
+
+def load_doc(model: type[D], data: dict[str, Any] | str) -> D:
+    if isinstance(data, str):
+        data = json.loads(data)
+    return model.model_validate(snake_keys(data))
+
+
+def dotnet_type(model: type[BaseModel]) -> str:
+    return f"{DOTNET_NAMESPACE}.{model.__name__}"

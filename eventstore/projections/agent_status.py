@@ -1,0 +1,100 @@
+"""AgentStatus: one document per agent (keyed by agent id, never by an issue stream id).
+
+Built from the agent's HEARTBEATs (the capability snapshot) and from the issue events that name
+the agent or its current issue (assignment, unassignment, completion, escalation, stuck).
+``isOnline`` depends on the time of reading, so it is derived when read (``is_online``), never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import events as ev
+from ..store import RecordedEvent
+from .issue_status import IssueStatus
+
+
+class ProviderHealth(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    status: str = "unknown"
+    details: str | None = None
+    active: bool = False
+
+
+class IntegrationHealth(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    status: str = "unknown"
+    details: str | None = None
+
+
+class AgentStatus(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    status: str = "unknown"
+    current_issue: int | None = None
+    current_repo: str | None = None
+    active_provider: str | None = None
+    available_providers: list[str] = Field(default_factory=list)
+    providers: list[ProviderHealth] = Field(default_factory=list)
+    integrations: list[IntegrationHealth] = Field(default_factory=list)
+    last_heartbeat: datetime | None = None
+    assignment: str | None = None  # the issue stream the rig assigned to this agent
+    assigned_at: datetime | None = None
+    stuck_count: int = 0
+    updated_at: datetime | None = None
+
+
+HEALTHY = {"ready", "authenticated", "connected", "configured"}
+
+
+def is_online(doc: AgentStatus, now: datetime, threshold: timedelta) -> bool:
+    return doc.last_heartbeat is not None and now - doc.last_heartbeat <= threshold
+
+
+def degraded(doc: AgentStatus) -> list[str]:
+    """Providers and integrations whose status is not a healthy one."""
+    return [f"{p.name}: {p.status}" for p in [*doc.providers, *doc.integrations] if p.status not in HEALTHY]
+
+
+def affected_agents(rec: RecordedEvent, issue_before: IssueStatus | None) -> list[str]:
+    """Which agents' documents ``rec`` changes."""
+    e = rec.event
+    match e:
+        case ev.Heartbeat() | ev.AgentStuck() | ev.IssueUnassigned():
+            return [e.agent_id]
+        case ev.IssueAssigned():
+            previous = issue_before.assigned_agent if issue_before else None
+            return [e.agent_id] + ([previous] if previous and previous != e.agent_id else [])
+        case ev.IssueDone() | ev.Escalated() | ev.IssueClosed() | ev.IssueRequeued():
+            holder = issue_before.assigned_agent if issue_before else None
+            return [holder] if holder else []
+    return []
+
+
+def evolve(doc: AgentStatus | None, agent_id: str, rec: RecordedEvent) -> AgentStatus:
+    doc = doc or AgentStatus(id=agent_id)
+    e, at = rec.event, rec.timestamp
+    u: dict[str, object] = {"updated_at": at}
+    match e:
+        case ev.Heartbeat():
+            u.update(
+                status=e.status, current_issue=e.current_issue, current_repo=e.current_repo,
+                active_provider=e.active_provider, available_providers=list(e.available_providers),
+                providers=[ProviderHealth(**p.model_dump()) for p in e.providers],
+                integrations=[IntegrationHealth(**i.model_dump()) for i in e.integrations],
+                last_heartbeat=at,
+            )
+        case ev.IssueAssigned() if e.agent_id == agent_id:
+            u.update(assignment=rec.stream_id, assigned_at=at)
+        case ev.AgentStuck():
+            u.update(stuck_count=doc.stuck_count + 1)
+        case _:
+            # unassigned, reassigned to someone else, done, escalated, closed, requeued
+            if doc.assignment == rec.stream_id:
+                u.update(assignment=None, assigned_at=None)
+    return doc.model_copy(update=u)

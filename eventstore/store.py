@@ -1,0 +1,159 @@
+"""The event store's interface, the recorded-event type and the store's errors.
+
+Adapters (``eventstore.postgres``) implement ``EventStore``; the HTTP, Discord and scheduler edges
+depend only on this module. The contract, edge cases included, is in each docstring.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from .events import Event, load_stored
+from .streams import StreamRef, route
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+# Follow-up events get ids derived from their cause, so the same rule firing twice (two
+# processes, a retry) collides on the unique event id and is stored once.
+FOLLOW_UP_NAMESPACE = uuid.UUID("6d1c1c2e-5b8e-4a55-9a57-7a0f3f0c2e01")
+
+
+def derived_event_id(*parts: object) -> uuid.UUID:
+    return uuid.uuid5(FOLLOW_UP_NAMESPACE, "|".join(str(p) for p in parts))
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event on its way into the store."""
+
+    event: Event
+    stream: StreamRef
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # None: append whatever the stream's version; n: append only if the stream is at version n
+    # (0 means "the stream must not exist yet").
+    expected_version: int | None = None
+
+    @classmethod
+    def of(cls, event: Event, *, event_id: uuid.UUID | None = None,
+           expected_version: int | None = None) -> PendingEvent:
+        return cls(event, route(event), event_id or uuid.uuid4(), expected_version)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: its place in the global sequence and in its stream."""
+
+    seq: int
+    id: uuid.UUID
+    stream_id: str
+    version: int
+    alias: str  # mt_events.type, e.g. "tool_used"
+    timestamp: datetime
+    data: dict[str, Any]  # PascalCase, as stored
+    event: Event | None  # None for rows whose alias this service does not know
+
+    @property
+    def wire_name(self) -> str:
+        return self.event.wire_name if self.event is not None else self.alias.upper()
+
+    @classmethod
+    def from_row(cls, seq: int, id: uuid.UUID, stream_id: str, version: int, alias: str,
+                 timestamp: datetime, data: dict[str, Any]) -> RecordedEvent:
+        try:
+            event = load_stored(alias, data)
+        except ValueError:  # a row another writer stored with fields we cannot read
+            event = None
+        return cls(seq, id, stream_id, version, alias, timestamp, data, event)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    recorded: RecordedEvent
+    duplicate: bool  # True: the event id was already stored; nothing new was written
+
+
+class StoreError(Exception):
+    """Base of the store's own errors; driver errors never leak past the adapter."""
+
+
+class ConcurrencyError(StoreError):
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"unexpected version for stream {stream_id!r}: expected {expected}, but it is at {actual}"
+        )
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+
+
+class IdempotencyConflict(StoreError):
+    """The event id is already stored for a different stream or event type."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached or the write could not be committed; nothing is stored."""
+
+
+class Rejected(StoreError):
+    """A decision function refused the command (for example: the gate is already decided)."""
+
+
+class UnitOfWork(Protocol):
+    """What a decision function sees: consistent reads and appends, all in one transaction.
+
+    Decisions run one at a time across every process sharing the database, so what they read
+    cannot change before their appends commit.
+    """
+
+    now: datetime
+
+    async def get(self, model: type[M], doc_id: str) -> M | None: ...
+
+    async def query(self, model: type[M], where: str = "TRUE", *args: Any) -> list[M]: ...
+
+    async def stream_version(self, stream_id: str) -> int: ...
+
+    async def event_exists(self, event_id: uuid.UUID) -> bool: ...
+
+    async def append(self, pending: PendingEvent) -> RecordedEvent: ...
+
+
+class EventStore(ABC):
+    @abstractmethod
+    async def append(self, pending: PendingEvent) -> AppendResult:
+        """Append one event durably; returns once committed.
+
+        Concurrent calls share transactions (group commit). Raises ConcurrencyError when
+        ``expected_version`` does not match, IdempotencyConflict when the event id is stored for
+        another stream or type, StoreUnavailable when the database fails. A retry with an event id
+        already stored returns the first result with ``duplicate=True`` and stores nothing.
+        Inline projections and recovery rules are applied in the same transaction.
+        """
+
+    @abstractmethod
+    async def decide(self, decision: Callable[[UnitOfWork], Awaitable[T]]) -> tuple[T, list[RecordedEvent]]:
+        """Run ``decision`` serialised against every other write, then commit what it appended.
+
+        Returns the decision's value and the events recorded. If the decision raises, nothing is
+        stored and the exception propagates.
+        """
+
+    @abstractmethod
+    async def read_stream(self, stream_id: str, from_version: int = 1,
+                          limit: int | None = None) -> Sequence[RecordedEvent]:
+        """Events of one stream in version order, from ``from_version``; empty if unknown."""
+
+    @abstractmethod
+    async def read_all(self, after: int = 0, limit: int = 1000) -> Sequence[RecordedEvent]:
+        """Events with ``seq > after`` in global order. Never skips a committed event: appends are
+        serialised, so no event with a lower sequence can commit after a higher one is visible."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""

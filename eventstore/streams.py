@@ -1,0 +1,75 @@
+"""Stream identity: which stream an event is appended to.
+
+| stream kind | id                          | events                                                    |
+|-------------|-----------------------------|-----------------------------------------------------------|
+| issue       | ``{repo}#{issueNumber}``    | lifecycle, escalation, gate decisions; AGENT_STUCK naming |
+|             |                             | an issue; observability events with a real issue          |
+| agent       | ``{agentId}``               | HEARTBEAT, MEMORY_HIT_USED; AGENT_STUCK without an issue; |
+|             |                             | observability events without a real issue              |
+| milestone   | ``{repo}@milestone:{name}`` | MILESTONE_COMPLETE                                        |
+
+A "real issue" means a non-empty repo and an issue number of at least 1: memory servers send
+``Repo: ""`` and ``IssueNumber: 0`` when they do not know the issue, and those events must
+never land on a stream called ``#0``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from .events import AgentStuck, Event, IssueEvent, MilestoneComplete, ObservabilityEvent
+
+_REPO = re.compile(r"^[^\s#]+/[^\s#]+$")
+
+
+class StreamKind(str, Enum):
+    """Stored in ``mt_streams.type`` as the aggregate alias Marten would write."""
+
+    ISSUE = "issue_status"
+    AGENT = "agent_status"
+    MILESTONE = "milestone_status"
+
+
+@dataclass(frozen=True)
+class StreamRef:
+    id: str
+    kind: StreamKind
+
+
+class Unroutable(ValueError):
+    """The event names neither a real issue nor an agent, so it has no stream."""
+
+
+def issue_stream_id(repo: str, issue_number: int) -> str:
+    return f"{repo}#{issue_number}"
+
+
+def milestone_stream_id(repo: str, milestone: str) -> str:
+    return f"{repo}@milestone:{milestone}"
+
+
+def parse_issue_stream_id(stream_id: str) -> tuple[str, int] | None:
+    repo, sep, number = stream_id.rpartition("#")
+    if not sep or not number.isdigit() or not _REPO.match(repo):
+        return None
+    return repo, int(number)
+
+
+def has_real_issue(repo: str, issue_number: int) -> bool:
+    return bool(_REPO.match(repo or "")) and issue_number >= 1
+
+
+def route(event: Event) -> StreamRef:
+    if isinstance(event, IssueEvent):
+        return StreamRef(issue_stream_id(event.repo, event.issue_number), StreamKind.ISSUE)
+    if isinstance(event, MilestoneComplete):
+        return StreamRef(milestone_stream_id(event.repo, event.milestone), StreamKind.MILESTONE)
+    if isinstance(event, (ObservabilityEvent, AgentStuck)):
+        if has_real_issue(event.repo, event.issue_number):
+            return StreamRef(issue_stream_id(event.repo, event.issue_number), StreamKind.ISSUE)
+    agent_id = getattr(event, "agent_id", None)
+    if agent_id:
+        return StreamRef(agent_id, StreamKind.AGENT)
+    raise Unroutable(f"{event.wire_name} names neither an issue (repo and issueNumber) nor an agentId")

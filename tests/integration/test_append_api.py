@@ -1,0 +1,140 @@
+"""POST /api/events through the real aiohttp app against real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+
+async def count_events(db: asyncpg.Pool) -> int:
+    return await db.fetchval("SELECT count(*) FROM mt_events")
+
+
+async def test_seed_example_answers_stream_type_timestamp(api: TestClient, db: asyncpg.Pool) -> None:
+    resp = await api.post("/api/events", json={
+        "type": "ISSUE_APPROVED", "repo": "dashecorp/conductor-e", "issueNumber": 42,
+        "title": "feat: Add health check endpoint", "priority": "normal", "dependsOn": [],
+    })
+    assert resp.status == 201
+    body = await resp.json()
+    assert body["streamId"] == "dashecorp/conductor-e#42"
+    assert body["type"] == "ISSUE_APPROVED"
+    assert body["timestamp"] == "2026-04-02T06:56:22Z"
+    assert body["version"] == 1 and body["sequence"] == 1
+    row = await db.fetchrow("SELECT * FROM mt_events")
+    assert row["type"] == "issue_approved"
+    assert row["data"]["Title"] == "feat: Add health check endpoint"
+    assert row["data"]["IssueNumber"] == 42
+    assert row["tenant_id"] == "*DEFAULT*" and row["is_archived"] is False
+    stream = await db.fetchrow("SELECT * FROM mt_streams")
+    assert stream["id"] == "dashecorp/conductor-e#42" and stream["version"] == 1
+    assert stream["type"] == "issue_status"
+
+
+async def test_pascal_case_memory_event_without_issue_goes_to_agent_stream(api: TestClient) -> None:
+    resp = await api.post("/api/events", json={
+        "Type": "MEMORY_WRITE", "Repo": "", "IssueNumber": 0, "AgentId": "dev-e-1",
+        "Scope": "repo", "Kind": "fact", "MemoryId": "m-1", "Tokens": 12,
+    })
+    assert resp.status == 201
+    assert (await resp.json())["streamId"] == "dev-e-1"
+
+
+async def test_idempotency_key_retry_returns_first_answer(api: TestClient, db: asyncpg.Pool) -> None:
+    body = {"type": "TOOL_USED", "agentId": "dev-e-1", "repo": "o/r", "issueNumber": 1, "toolName": "Bash"}
+    first = await api.post("/api/events", json=body, headers={"Idempotency-Key": "abc"})
+    again = await api.post("/api/events", json=body, headers={"Idempotency-Key": "abc"})
+    assert first.status == 201 and again.status == 200
+    a, b = await first.json(), await again.json()
+    assert a["sequence"] == b["sequence"] and a["eventId"] == b["eventId"] and b["duplicate"] is True
+    assert await count_events(db) == 1
+
+
+async def test_event_id_reused_for_another_event_is_a_conflict(api: TestClient, db: asyncpg.Pool) -> None:
+    event_id = str(uuid.uuid4())
+    ok = await api.post("/api/events", json={"type": "SMOKE_PASSED", "repo": "o/r", "issueNumber": 1,
+                                             "eventId": event_id})
+    clash = await api.post("/api/events", json={"type": "VERIFIED", "repo": "o/r", "issueNumber": 1,
+                                                "eventId": event_id})
+    assert ok.status == 201 and clash.status == 409
+    assert (await clash.json())["error"] == "idempotency_conflict"
+    assert await count_events(db) == 1
+
+
+async def test_expected_version_conflict_is_409_and_stores_nothing(api: TestClient, db: asyncpg.Pool) -> None:
+    base = {"type": "CI_PASSED", "repo": "o/r", "issueNumber": 7}
+    assert (await api.post("/api/events", json={**base, "expectedVersion": 0})).status == 201
+    stale = await api.post("/api/events", json={**base, "expectedVersion": 0})
+    assert stale.status == 409
+    body = await stale.json()
+    assert body["error"] == "version_conflict" and body["actualVersion"] == 1
+    assert (await api.post("/api/events", json={**base, "ExpectedVersion": 1})).status == 201
+    assert await count_events(db) == 2
+
+
+async def test_concurrent_appends_to_one_stream_get_gapless_versions(api: TestClient, db: asyncpg.Pool) -> None:
+    body = {"type": "TOOL_USED", "agentId": "dev-e-1", "repo": "o/r", "issueNumber": 5, "toolName": "Read"}
+    responses = await asyncio.gather(*(api.post("/api/events", json=body) for _ in range(200)))
+    assert all(r.status == 201 for r in responses)
+    versions = [r["version"] for r in await db.fetch("SELECT version FROM mt_events ORDER BY seq_id")]
+    assert versions == list(range(1, 201))
+    seqs = sorted([(await r.json())["sequence"] for r in responses])
+    assert seqs == list(range(1, 201))
+
+
+async def test_bad_inputs_get_clear_4xx_and_store_nothing(api: TestClient, db: asyncpg.Pool) -> None:
+    cases = [
+        (b"{not json", 400, "malformed_json"),
+        (b"[1, 2]", 400, "invalid_body"),
+        (b'{"repo": "o/r"}', 400, "missing_type"),
+        (b'{"type": "NOPE"}', 400, "unknown_event_type"),
+        (b'{"type": "ISSUE_APPROVED", "repo": "o/r"}', 422, "invalid_fields"),
+        (b'{"type": "ISSUE_APPROVED", "repo": "o/r", "issueNumber": "forty"}', 422, "invalid_fields"),
+        (b'{"type": "ISSUE_APPROVED", "repo": "o/r", "issueNumber": 0}', 422, "invalid_fields"),
+        (b'{"type": "ISSUE_APPROVED", "repo": "no-slash", "issueNumber": 1}', 422, "invalid_fields"),
+        (b'{"type": "HEARTBEAT"}', 422, "invalid_fields"),
+        (b'{"type": "HEARTBEAT", "agentId": "a#1"}', 422, "invalid_fields"),
+        (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "x", "isMcp": "maybe"}', 422, "invalid_fields"),
+        (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "x\\u0000"}', 422, "invalid_text"),
+        (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "\\ud800"}', 422, "invalid_fields"),
+        (b'{"type": "TOKEN_USAGE", "agentId": "a", "costUsd": "NaN"}', 422, "invalid_fields"),
+        (b'{"type": "SMOKE_PASSED", "repo": "o/r", "issueNumber": 1, "eventId": "x"}', 422, "invalid_fields"),
+        (b'{"type": "SMOKE_PASSED", "repo": "o/r", "issueNumber": 1, "expectedVersion": -1}', 422,
+         "invalid_fields"),
+        (b'\xff\xfe', 400, "malformed_json"),
+        (b'{"type": "HEARTBEAT", "agentId": "a", "providers": [{"status": "ready"}]}', 422, "invalid_fields"),
+    ]
+    for raw, status, code in cases:
+        resp = await api.post("/api/events", data=raw, headers={"Content-Type": "application/json"})
+        body = await resp.json()
+        assert (resp.status, body["error"]) == (status, code), (raw, body)
+        assert body["message"]
+    unknown = await api.post("/api/events", json={"type": "NOPE"})
+    assert "TOOL_USED" in (await unknown.json())["knownTypes"]
+    missing = await api.post("/api/events", json={"Type": "ISSUE_APPROVED", "Repo": "o/r"})
+    assert (await missing.json())["problems"] == [{"field": "issueNumber", "message": "required"}]
+    assert await count_events(db) == 0
+
+
+async def test_body_over_limit_is_413(api: TestClient, db: asyncpg.Pool) -> None:
+    resp = await api.post("/api/events", data=b"x" * (65 * 1024), headers={"Content-Type": "application/json"})
+    assert resp.status == 413
+    assert (await resp.json())["error"] == "body_too_large"
+    assert await count_events(db) == 0
+
+
+async def test_unknown_route_and_method_are_json(api: TestClient) -> None:
+    resp = await api.get("/api/nothing")
+    assert resp.status == 404 and (await resp.json())["error"] == "not_found"
+    resp = await api.delete("/api/events")
+    assert resp.status == 405 and (await resp.json())["error"] == "method_not_allowed"
+
+
+async def test_target_preview_is_trimmed_to_120(api: TestClient, db: asyncpg.Pool) -> None:
+    resp = await api.post("/api/events", json={"type": "TOOL_USED", "agentId": "a", "toolName": "Read",
+                                               "targetPreview": "y" * 500})
+    assert resp.status == 201
+    assert len(await db.fetchval("SELECT data->>'TargetPreview' FROM mt_events")) == 120
