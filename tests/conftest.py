@@ -130,3 +130,16 @@ async def api(store: PostgresEventStore, clock: FakeClock) -> AsyncIterator[Test
     app = create_app(ApiDeps(store=store, clock=clock, max_body_bytes=64 * 1024))
     async with TestClient(TestServer(app)) as client:
         yield client
+
+
+@pytest.fixture
+async def fresh_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
+    """A brand-new empty database on the test server, dropped afterwards."""
+    name = f"ce_fresh_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(pg_server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield _with_database(pg_server_dsn, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
