@@ -10,10 +10,12 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import asyncpg
 from aiohttp import web
 
+from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.store import PostgresEventStore
 from eventstore.projections.projector import RigProjector
 
@@ -21,6 +23,7 @@ from .clock import Clock, utc_now
 from .database import open_pool, resolve_dsn
 from .http.app import create_app
 from .http.app_keys import ApiDeps
+from .scheduler import RigScheduler
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ class Service:
     port: int = 0
     store: PostgresEventStore | None = None
     pool: asyncpg.Pool | None = None
+    scheduler: RigScheduler | None = None
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def start(self) -> None:
@@ -51,7 +55,11 @@ class Service:
         await self.store.start()
         stack.push_async_callback(self.store.close)
 
-        app = create_app(ApiDeps(store=self.store, clock=self.clock, max_body_bytes=settings.max_body_bytes))
+        read_models = PostgresReadModels(self.pool)
+        app = create_app(ApiDeps(
+            store=self.store, read_models=read_models, clock=self.clock,
+            max_body_bytes=settings.max_body_bytes, agent_online=timedelta(minutes=settings.agent_online_minutes),
+        ))
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)  # runs first on stop: no new requests, then drain
@@ -59,6 +67,14 @@ class Service:
         await site.start()
         self.port = _bound_port(runner) or settings.port
         log.info("HTTP API listening on %s:%s", settings.host, self.port)
+
+        self.scheduler = RigScheduler(
+            self.store, read_models, self.clock,
+            heartbeat_timeout=timedelta(minutes=settings.heartbeat_timeout_minutes),
+            reminder_interval=timedelta(minutes=settings.human_gate_reminder_minutes),
+        )
+        self.scheduler.start()
+        stack.callback(self.scheduler.shutdown)
 
         if not settings.discord_enabled:
             log.warning("no DISCORD_TOKEN set: running API-only (no Discord bot)")

@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.http.app import create_app
 from bot.http.app_keys import ApiDeps
 from eventstore.postgres.embedded import start_embedded
+from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.schema import DOC_TABLES, migrate
 from eventstore.postgres.store import PostgresEventStore, init_connection
 
@@ -127,7 +128,8 @@ async def store(db: asyncpg.Pool, clock: FakeClock) -> AsyncIterator[PostgresEve
 
 @pytest.fixture
 async def api(store: PostgresEventStore, clock: FakeClock) -> AsyncIterator[TestClient]:
-    app = create_app(ApiDeps(store=store, clock=clock, max_body_bytes=64 * 1024))
+    app = create_app(ApiDeps(store=store, read_models=PostgresReadModels(store.pool), clock=clock,
+                             max_body_bytes=64 * 1024))
     async with TestClient(TestServer(app)) as client:
         yield client
 

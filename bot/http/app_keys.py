@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from eventstore.read_models import ReadModels
 from eventstore.store import EventStore
 
 
 @dataclass(frozen=True)
 class ApiDeps:
     store: EventStore
+    read_models: ReadModels
     clock: Callable[[], datetime]
     max_body_bytes: int = 256 * 1024
+    agent_online: timedelta = timedelta(minutes=3)
 
 
 DEPS = web.AppKey("deps", ApiDeps)

@@ -20,6 +20,7 @@ def doc_table(model: type[BaseModel]) -> str:
 
 
 def dump_doc(doc: BaseModel) -> str:
+    """The document as stored in ``data``: PascalCase, like Marten's serializer writes it."""
     return json.dumps(pascal_keys(doc.model_dump(mode="json")), separators=(",", ":"))
 
 

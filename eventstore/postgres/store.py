@@ -45,7 +45,7 @@ from .unit_of_work import UnitOfWork, record_from_row
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_CONNECTION_ERRORS = (
+CONNECTION_ERRORS = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
@@ -149,7 +149,7 @@ class PostgresEventStore(EventStore):
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         try:
             return await self._pool.fetch(sql, *args)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise StoreUnavailable(f"database unavailable: {exc}") from exc
 
     # -- the writer -------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ class PostgresEventStore(EventStore):
             return
         try:
             await self._append_batch(live)
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             await self._drop_connection()
             _fail(live, StoreUnavailable(f"database unavailable: {exc}"))
         except asyncpg.PostgresError as exc:
@@ -261,7 +261,7 @@ class PostgresEventStore(EventStore):
                 uow = UnitOfWork(conn, self._clock(), self._projector)
                 value = await job.decision(uow)
                 recorded = await uow.flush()
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             await self._drop_connection()
             _settle(job.future, StoreUnavailable(f"database unavailable: {exc}"))
         except asyncpg.PostgresError as exc:

@@ -40,7 +40,7 @@ ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, "timestamp" = EXCLUDE
 """
 _UPSERT_DOCS = """
 INSERT INTO {table} (id, data, mt_last_modified, mt_dotnet_type)
-SELECT i, d::jsonb, $3, $4 FROM unnest($1::varchar[], $2::text[]) AS u(i, d)
+SELECT i, d::jsonb, COALESCE($3, transaction_timestamp()), $4 FROM unnest($1::varchar[], $2::text[]) AS u(i, d)
 ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, mt_last_modified = EXCLUDED.mt_last_modified
 """
 
@@ -180,12 +180,18 @@ class UnitOfWork:
         for (model, doc_id), doc in self._dirty.items():
             by_model.setdefault(model, []).append((doc_id, doc))
         for model, docs in by_model.items():
-            await conn.execute(
-                _UPSERT_DOCS.format(table=doc_table(model)),
-                [d for d, _ in docs], [dump_doc(doc) for _, doc in docs], self.now, dotnet_type(model),
-            )
+            await upsert_documents(conn, model, docs, self.now)
         self._dirty.clear()
         await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(recorded[-1].seq))
+
+
+async def upsert_documents(conn: asyncpg.Connection, model: type[BaseModel],
+                           docs: list[tuple[str, BaseModel]], now: datetime | None = None) -> None:
+    """Insert or replace documents of one type in one statement."""
+    await conn.execute(
+        _UPSERT_DOCS.format(table=doc_table(model)),
+        [d for d, _ in docs], [dump_doc(doc) for _, doc in docs], now, dotnet_type(model),
+    )
 
 
 def record_from_row(row: asyncpg.Record) -> RecordedEvent:

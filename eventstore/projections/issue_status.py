@@ -47,6 +47,7 @@ class Gate(BaseModel):
     since: datetime | None = None
     trigger_event_id: str | None = None
     reminders_sent: int = 0
+    last_reminder_at: datetime | None = None
     decision: str | None = None  # approved | rejected | merged | done | escalated | closed
     decided_by: str | None = None
     decided_at: datetime | None = None
@@ -160,7 +161,8 @@ def evolve(doc: IssueStatus | None, rec: RecordedEvent) -> IssueStatus:
                                pr_url=e.pr_url or doc.pr_url, since=at, trigger_event_id=str(rec.id)))
         case ev.HumanGateReminder():
             if doc.gate is not None:
-                u.update(gate=doc.gate.model_copy(update={"reminders_sent": doc.gate.reminders_sent + 1}))
+                u.update(gate=doc.gate.model_copy(
+                    update={"reminders_sent": doc.gate.reminders_sent + 1, "last_reminder_at": at}))
         case ev.HumanGateApproved():
             u.update(gate=_close_gate(doc, "approved", at, e.decided_by))
         case ev.HumanGateRejected():

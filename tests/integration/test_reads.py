@@ -7,6 +7,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.http.app import create_app
 from bot.http.app_keys import ApiDeps
+from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.store import PostgresEventStore
 
 from ..conftest import FakeClock
@@ -90,7 +91,7 @@ async def test_health_503_and_append_503_when_database_is_gone(clock: FakeClock)
     store = PostgresEventStore(pool, clock=clock)
     await store.start()
     try:
-        async with TestClient(TestServer(create_app(ApiDeps(store=store, clock=clock)))) as api:
+        async with TestClient(TestServer(create_app(ApiDeps(store=store, read_models=PostgresReadModels(pool), clock=clock)))) as api:
             health = await api.get("/health")
             assert health.status == 503
             resp = await api.post("/api/events", json={"type": "HEARTBEAT", "agentId": "a"})

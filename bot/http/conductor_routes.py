@@ -1,0 +1,102 @@
+"""The rig's live state: agents, issues, the queue, and claiming the next assignment."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from eventstore.conductor import claim_next
+from eventstore.projections.agent_status import AgentStatus, degraded, is_online
+from eventstore.projections.issue_status import IssueState
+from eventstore.streams import issue_stream_id
+
+from . import render
+from .app_keys import DEPS, ApiDeps
+from .errors import ApiError, json_response
+from .query import required_param
+
+routes = web.RouteTableDef()
+
+STATES = [s.value for s in IssueState]
+_AGENT_ID = re.compile(r"^[^\s#]{1,200}$")
+
+
+def agent_json(deps: ApiDeps, agent: AgentStatus) -> dict[str, Any]:
+    body = render.document(agent)
+    body["isOnline"] = is_online(agent, deps.clock(), deps.agent_online)
+    body["degraded"] = degraded(agent)
+    return body
+
+
+@routes.get("/api/agents")
+async def list_agents(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    return json_response([agent_json(deps, a) for a in await deps.read_models.agents()])
+
+
+@routes.get("/api/agents/{agent_id:.+}")
+async def get_agent(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    agent_id = request.match_info["agent_id"]
+    agent = await deps.read_models.agent(agent_id)
+    if agent is None:
+        raise ApiError(404, "agent_not_found", f"no agent {agent_id!r}")
+    return json_response(agent_json(deps, agent))
+
+
+@routes.get("/api/issues")
+async def list_issues(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    state = request.query.get("state") or None
+    if state is not None and state not in STATES:
+        raise ApiError(400, "invalid_query", f"state must be one of {', '.join(STATES)}", states=STATES)
+    repo = request.query.get("repo") or None
+    return json_response([render.document(i) for i in await deps.read_models.issues(state, repo)])
+
+
+@routes.get("/api/issues/{owner}/{name}/{number:\\d+}")
+async def get_issue(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    info = request.match_info
+    stream_id = issue_stream_id(f"{info['owner']}/{info['name']}", int(info["number"]))
+    issue = await deps.read_models.issue(stream_id)
+    if issue is None:
+        raise ApiError(404, "issue_not_found", f"no issue {stream_id!r}")
+    return json_response(render.document(issue))
+
+
+@routes.get("/api/queue")
+async def queue(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    return json_response([render.document(i) for i in await deps.read_models.queue()])
+
+
+@routes.get("/api/assignments/next")
+@routes.post("/api/assignments/next")
+async def next_assignment(request: web.Request) -> web.Response:
+    """200 with the issue (held or newly claimed), 204 when there is no work."""
+    deps = request.app[DEPS]
+    agent_id = request.query.get("agentId") or request.query.get("AgentId")
+    if not agent_id and request.method == "POST" and request.can_read_body:
+        agent_id = await _agent_id_from_body(request)
+    if not agent_id:
+        agent_id = required_param(request, "agentId")
+    if not _AGENT_ID.match(agent_id):
+        raise ApiError(400, "invalid_query", "agentId must be 1-200 characters without spaces or '#'")
+    issue, claimed = await claim_next(deps.store, agent_id)
+    if issue is None:
+        return web.Response(status=204)
+    return json_response({**render.document(issue), "claimed": claimed})
+
+
+async def _agent_id_from_body(request: web.Request) -> str | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "the body must be a JSON object")
+    value = body.get("agentId", body.get("AgentId"))
+    return value if isinstance(value, str) else None

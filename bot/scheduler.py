@@ -1,0 +1,88 @@
+"""APScheduler jobs: only triggers. What is due is decided from the store at each run.
+
+- ``no-heartbeat``: every ``silence_check`` seconds, the no-heartbeat rule over all assignments.
+- ``gate-sync``: keeps one date job per open gate, due at its next reminder; rebuilt from the
+  store at start-up and every ``gate_sync`` seconds, so gates opened by another process or
+  before a restart get their reminders, and a closed gate's job simply finds nothing due.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from eventstore.conductor import detect_silent_assignees, next_reminder_due, open_gates, remind_open_gates
+from eventstore.read_models import ReadModels
+from eventstore.store import EventStore, StoreUnavailable
+
+from .clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class RigScheduler:
+    def __init__(self, store: EventStore, read_models: ReadModels, clock: Clock, *,
+                 heartbeat_timeout: timedelta, reminder_interval: timedelta) -> None:
+        self._store = store
+        self._read_models = read_models
+        self._clock = clock
+        self._heartbeat_timeout = heartbeat_timeout
+        self._reminder_interval = reminder_interval
+        self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
+
+    def start(self) -> None:
+        silence_check = max(1.0, min(30.0, self._heartbeat_timeout.total_seconds() / 4))
+        gate_sync = max(1.0, min(30.0, self._reminder_interval.total_seconds()))
+        now = self._clock()
+        self._scheduler.add_job(self.check_silence, IntervalTrigger(seconds=silence_check), id="no-heartbeat",
+                                next_run_time=now, coalesce=True, max_instances=1)
+        self._scheduler.add_job(self.sync_gates, IntervalTrigger(seconds=gate_sync), id="gate-sync",
+                                next_run_time=now, coalesce=True, max_instances=1)
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    async def check_silence(self) -> None:
+        try:
+            count = await detect_silent_assignees(self._store, self._clock(), self._heartbeat_timeout)
+        except StoreUnavailable as exc:
+            log.warning("no-heartbeat check skipped: %s", exc)
+            return
+        if count:
+            log.info("no-heartbeat rule: %d agent(s) reported stuck", count)
+
+    async def remind(self) -> None:
+        try:
+            recorded = await remind_open_gates(self._store, self._clock(), self._reminder_interval)
+        except StoreUnavailable as exc:
+            log.warning("gate reminders skipped: %s", exc)
+            return
+        for rec in recorded:
+            log.info("gate reminder for %s", rec.stream_id)
+        await self.sync_gates()
+
+    async def sync_gates(self) -> None:
+        """One date job per open gate, at its next reminder (replacing any earlier schedule)."""
+        try:
+            gates = await open_gates(self._read_models.query)
+        except StoreUnavailable as exc:
+            log.warning("gate sync skipped: %s", exc)
+            return
+        wanted = set()
+        for issue in gates:
+            due = next_reminder_due(issue, self._reminder_interval)
+            if due is None:
+                continue
+            job_id = f"gate-reminder:{issue.id}"
+            wanted.add(job_id)
+            self._scheduler.add_job(self.remind, DateTrigger(run_date=due), id=job_id, replace_existing=True,
+                                    misfire_grace_time=None, coalesce=True)
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("gate-reminder:") and job.id not in wanted:
+                job.remove()

@@ -1,0 +1,107 @@
+"""The conductor's use cases: plain functions over the ``EventStore`` interface.
+
+Each runs as one serialised decision (``EventStore.decide``), so what it reads cannot change before
+what it appends commits, across every process sharing the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from . import events as ev
+from .policies import stuck_for_silence
+from .projections.agent_status import AgentStatus
+from .projections.issue_status import IssueState, IssueStatus
+from .queue import DocQuery, load_queue
+from .store import EventStore, PendingEvent, RecordedEvent, UnitOfWork, derived_event_id
+
+ACTIVE = {IssueState.ASSIGNED, IssueState.IN_PROGRESS, IssueState.IN_REVIEW, IssueState.DEPLOYING}
+
+
+async def claim_next(store: EventStore, agent_id: str) -> tuple[IssueStatus | None, bool]:
+    """The agent's unfinished assignment, or the head of the queue claimed for it.
+
+    Returns (issue or None, newly claimed). An agent that was unassigned from an issue for being
+    stuck is never handed that issue again.
+    """
+
+    async def decide(uow: UnitOfWork) -> tuple[IssueStatus | None, bool]:
+        agent = await uow.get(AgentStatus, agent_id)
+        if agent is not None and agent.assignment:
+            held = await uow.get(IssueStatus, agent.assignment)
+            if held is not None and held.assigned_agent == agent_id and held.state in ACTIVE:
+                return held, False
+        for issue in await load_queue(uow.query):
+            if agent_id in issue.stuck_agents:
+                continue
+            await uow.append(PendingEvent.of(ev.IssueAssigned(
+                repo=issue.repo, issue_number=issue.issue_number, agent_id=agent_id,
+                attempt=issue.attempt + 1, rule="claim")))
+            return await uow.get(IssueStatus, issue.id), True
+        return None, False
+
+    result, _ = await store.decide(decide)
+    return result
+
+
+async def detect_silent_assignees(store: EventStore, now: datetime, timeout: timedelta) -> int:
+    """The no-heartbeat rule over every current assignment; returns how many AGENT_STUCK it appended."""
+
+    async def decide(uow: UnitOfWork) -> int:
+        appended = 0
+        for agent in await uow.query(AgentStatus, "data->>'Assignment' IS NOT NULL"):
+            issue = await uow.get(IssueStatus, agent.assignment or "")
+            if issue is None:
+                continue
+            pending = stuck_for_silence(agent, issue, now, timeout)
+            if pending is not None and not await uow.event_exists(pending.event_id):
+                await uow.append(pending)
+                appended += 1
+        return appended
+
+    count, _ = await store.decide(decide)
+    return count
+
+
+def next_reminder_due(issue: IssueStatus, interval: timedelta) -> datetime | None:
+    """When the open gate of ``issue`` is next due a reminder; None if no gate is open."""
+    gate = issue.gate
+    if gate is None or not gate.open or gate.since is None:
+        return None
+    return (gate.last_reminder_at or gate.since) + interval
+
+
+async def open_gates(query: DocQuery) -> list[IssueStatus]:
+    """Issues whose human gate is open, from any document source (a unit of work or read models)."""
+    return await query(IssueStatus, "(data->'Gate'->>'Open')::boolean IS TRUE")
+
+
+async def remind_open_gates(store: EventStore, now: datetime, interval: timedelta) -> list[RecordedEvent]:
+    """Append HUMAN_GATE_REMINDER for every open gate that is due one at ``now``.
+
+    One reminder per interval and gate: the id derives from the gate and the interval number, and
+    the decision runs serialised, so two processes (or a restart) never repeat one. After an outage
+    the missed intervals are folded into one reminder that says how long the gate has waited.
+    """
+
+    async def decide(uow: UnitOfWork) -> None:
+        for issue in await open_gates(uow.query):
+            due = next_reminder_due(issue, interval)
+            gate = issue.gate
+            if due is None or gate is None or gate.since is None or now < due:
+                continue
+            waited = now - gate.since
+            number = int(waited / interval)
+            pending = PendingEvent.of(
+                ev.HumanGateReminder(
+                    repo=issue.repo, issue_number=issue.issue_number, pr_number=gate.pr_number,
+                    attempt=int(round(waited.total_seconds() / 60)), caused_by=gate.trigger_event_id,
+                    rule="gate-reminder",
+                ),
+                event_id=derived_event_id(gate.trigger_event_id, "gate-reminder", number),
+            )
+            if not await uow.event_exists(pending.event_id):
+                await uow.append(pending)
+
+    _, recorded = await store.decide(decide)
+    return recorded
