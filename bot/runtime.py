@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 from aiohttp import web
 
+from commands import ALL_COGS
+from commands.services import BotServices
 from eventstore.postgres.read_models import PostgresReadModels
+from eventstore.postgres.stats import PostgresStats
 from eventstore.postgres.store import PostgresEventStore
+from eventstore.postgres.subscriptions import (
+    EventWakeups,
+    PostgresCheckpoints,
+    PostgresThreadLinks,
+)
 from eventstore.projections.projector import RigProjector
 
 from .clock import Clock, utc_now
 from .database import open_pool, resolve_dsn
+from .discord.client import ConductorBot, point_discord_py_at
+from .discord.notifier import DiscordNotifier
+from .discord.poster import DiscordPoster
 from .http.app import create_app
 from .http.app_keys import ApiDeps
 from .scheduler import RigScheduler
@@ -38,6 +51,10 @@ class Service:
     store: PostgresEventStore | None = None
     pool: asyncpg.Pool | None = None
     scheduler: RigScheduler | None = None
+    bot: ConductorBot | None = None
+    notifier: DiscordNotifier | None = None
+    discord_ready_timeout: float = 2.0
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def start(self) -> None:
@@ -76,8 +93,51 @@ class Service:
         self.scheduler.start()
         stack.callback(self.scheduler.shutdown)
 
-        if not settings.discord_enabled:
+        if settings.discord_enabled:
+            await self._start_discord(read_models)
+        else:
             log.warning("no DISCORD_TOKEN set: running API-only (no Discord bot)")
+
+    async def _start_discord(self, read_models: PostgresReadModels) -> None:
+        settings, stack = self.settings, self._stack
+        assert self.pool is not None and self.store is not None and settings.discord_channel_id is not None
+        point_discord_py_at(settings.discord_api_base_url, settings.discord_gateway_url)
+        links = PostgresThreadLinks(self.pool)
+        services = BotServices(
+            store=self.store, read_models=read_models, stats=PostgresStats(self.pool), links=links,
+            clock=self.clock, agent_online=timedelta(minutes=settings.agent_online_minutes),
+            guild_id=settings.discord_guild_id, gate_role_id=settings.discord_gate_role_id,
+        )
+        bot = ConductorBot(services, cogs=ALL_COGS, guild_ready_timeout=self.discord_ready_timeout)
+        self.bot = bot
+        self.notifier = DiscordNotifier(
+            self.store, read_models, PostgresCheckpoints(self.pool), links,
+            DiscordPoster(bot, settings.discord_channel_id, settings.discord_gate_role_id),
+            tool_events=settings.discord_tool_events, fold_seconds=settings.discord_tool_fold_seconds,
+            gate_role_id=settings.discord_gate_role_id,
+        )
+        wakeups = EventWakeups(self.pool)
+        stop = asyncio.Event()
+
+        async def close_discord() -> None:
+            stop.set()
+            delivery, bot_task = self._tasks[1], self._tasks[0]
+            # Let delivery finish the message in hand (bounded), then close the client.
+            done, _ = await asyncio.wait([delivery], timeout=10)
+            if not done:
+                delivery.cancel()
+            await bot.close()
+            bot_task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await wakeups.close()
+
+        stack.push_async_callback(close_discord)
+        assert settings.discord_token is not None
+        self._tasks = [
+            asyncio.create_task(_supervise("discord bot", bot.start(settings.discord_token)), name="discord-bot"),
+            asyncio.create_task(_supervise("discord delivery", self.notifier.run(wakeups, stop)),
+                                name="discord-delivery"),
+        ]
 
     async def stop(self) -> None:
         await self._stack.aclose()
@@ -88,6 +148,17 @@ class Service:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+async def _supervise(what: str, work: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived edge task; its failure is logged and never takes the HTTP API down,
+    because agents' appends must not depend on Discord."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s stopped with an error; the HTTP API keeps running", what)
 
 
 def _bound_port(runner: web.AppRunner) -> int | None:

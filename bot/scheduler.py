@@ -9,19 +9,29 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from eventstore.conductor import detect_silent_assignees, next_reminder_due, open_gates, remind_open_gates
+from eventstore.conductor import (
+    detect_silent_assignees,
+    next_reminder_due,
+    open_gates,
+    remind_open_gates,
+)
 from eventstore.read_models import ReadModels
 from eventstore.store import EventStore, StoreUnavailable
 
 from .clock import Clock
 
 log = logging.getLogger(__name__)
+
+
+def _scheduler_now() -> datetime:
+    """APScheduler's own time base (the wall clock), used only to place triggers."""
+    return datetime.now(timezone.utc)
 
 
 class RigScheduler:
@@ -37,7 +47,7 @@ class RigScheduler:
     def start(self) -> None:
         silence_check = max(1.0, min(30.0, self._heartbeat_timeout.total_seconds() / 4))
         gate_sync = max(1.0, min(30.0, self._reminder_interval.total_seconds()))
-        now = self._clock()
+        now = _scheduler_now()
         self._scheduler.add_job(self.check_silence, IntervalTrigger(seconds=silence_check), id="no-heartbeat",
                                 next_run_time=now, coalesce=True, max_instances=1)
         self._scheduler.add_job(self.sync_gates, IntervalTrigger(seconds=gate_sync), id="gate-sync",
@@ -75,13 +85,16 @@ class RigScheduler:
             log.warning("gate sync skipped: %s", exc)
             return
         wanted = set()
+        now, scheduler_now = self._clock(), _scheduler_now()
         for issue in gates:
             due = next_reminder_due(issue, self._reminder_interval)
             if due is None:
                 continue
+            # APScheduler runs on the wall clock; the rig's clock may be another (tests): keep the delay.
+            run_at = scheduler_now + max(due - now, timedelta(0))
             job_id = f"gate-reminder:{issue.id}"
             wanted.add(job_id)
-            self._scheduler.add_job(self.remind, DateTrigger(run_date=due), id=job_id, replace_existing=True,
+            self._scheduler.add_job(self.remind, DateTrigger(run_date=run_at), id=job_id, replace_existing=True,
                                     misfire_grace_time=None, coalesce=True)
         for job in self._scheduler.get_jobs():
             if job.id.startswith("gate-reminder:") and job.id not in wanted:

@@ -6,6 +6,7 @@ what it appends commits, across every process sharing the database.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from . import events as ev
@@ -13,7 +14,16 @@ from .policies import stuck_for_silence
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
 from .queue import DocQuery, load_queue
-from .store import EventStore, PendingEvent, RecordedEvent, UnitOfWork, derived_event_id
+from .read_models import ReadModels
+from .store import (
+    EventStore,
+    PendingEvent,
+    RecordedEvent,
+    Rejected,
+    UnitOfWork,
+    derived_event_id,
+)
+from .streams import has_real_issue, parse_issue_stream_id, route
 
 ACTIVE = {IssueState.ASSIGNED, IssueState.IN_PROGRESS, IssueState.IN_REVIEW, IssueState.DEPLOYING}
 
@@ -105,3 +115,60 @@ async def remind_open_gates(store: EventStore, now: datetime, interval: timedelt
 
     _, recorded = await store.decide(decide)
     return recorded
+
+
+async def decide_gate(store: EventStore, stream_id: str, *, approve: bool, decided_by: str,
+                      reason: str | None = None) -> RecordedEvent:
+    """A human's decision on an open gate. Raises Rejected if there is no open gate, so two
+    clicks at once give exactly one decision."""
+
+    async def decide(uow: UnitOfWork) -> RecordedEvent:
+        issue = await uow.get(IssueStatus, stream_id)
+        if issue is None:
+            raise Rejected(f"there is no issue {stream_id}")
+        gate = issue.gate
+        if gate is None:
+            raise Rejected(f"{stream_id} has no human gate")
+        if not gate.open:
+            by = f" by {gate.decided_by}" if gate.decided_by else ""
+            raise Rejected(f"the gate on {stream_id} is already closed ({gate.decision}{by})")
+        cls = ev.HumanGateApproved if approve else ev.HumanGateRejected
+        return await uow.append(PendingEvent.of(cls(repo=issue.repo, issue_number=issue.issue_number,
+                                                    pr_number=gate.pr_number, decided_by=decided_by,
+                                                    reason=reason)))
+
+    rec, _ = await store.decide(decide)
+    return rec
+
+
+async def resolve_escalation(store: EventStore, stream_id: str, *, requeue: bool, decided_by: str,
+                             reason: str | None = None) -> RecordedEvent:
+    """A human puts an escalated (failed) issue back in the queue, or closes it."""
+
+    async def decide(uow: UnitOfWork) -> RecordedEvent:
+        issue = await uow.get(IssueStatus, stream_id)
+        if issue is None:
+            raise Rejected(f"there is no issue {stream_id}")
+        if issue.state is not IssueState.FAILED:
+            raise Rejected(f"{stream_id} is not escalated (it is {issue.state.value})")
+        cls = ev.IssueRequeued if requeue else ev.IssueClosed
+        return await uow.append(PendingEvent.of(cls(repo=issue.repo, issue_number=issue.issue_number,
+                                                    decided_by=decided_by, reason=reason)))
+
+    rec, _ = await store.decide(decide)
+    return rec
+
+
+async def attribute_stuck(read_models: ReadModels, pending: PendingEvent) -> PendingEvent:
+    """An AGENT_STUCK that names no issue concerns the issue the agent holds: put it there, so
+    the two-strikes rule counts it and its thread shows it. Otherwise it stays on the agent's stream."""
+    event = pending.event
+    if not isinstance(event, ev.AgentStuck) or pending.expected_version is not None \
+            or has_real_issue(event.repo, event.issue_number):
+        return pending
+    agent = await read_models.agent(event.agent_id)
+    parsed = parse_issue_stream_id(agent.assignment) if agent is not None and agent.assignment else None
+    if parsed is None:
+        return pending
+    moved = event.model_copy(update={"repo": parsed[0], "issue_number": parsed[1]})
+    return replace(pending, event=moved, stream=route(moved))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
 from datetime import datetime, timezone
+from typing import Any, Protocol
 
 from .projections.issue_status import IssueState, IssueStatus
 

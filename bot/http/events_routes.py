@@ -6,6 +6,7 @@ import json
 
 from aiohttp import web
 
+from eventstore.conductor import attribute_stuck
 from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavailable
 from eventstore.submission import InvalidSubmission, parse_submission
 
@@ -33,6 +34,7 @@ async def submit_event(request: web.Request) -> web.Response:
         status = 400 if exc.code in {"invalid_body", "missing_type", "unknown_event_type"} else 422
         raise ApiError(status, exc.code, str(exc), problems=[p.as_json() for p in exc.problems],
                        **exc.extra) from None
+    pending = await attribute_stuck(deps.read_models, pending)
     try:
         result = await deps.store.append(pending)
     except ConcurrencyError as exc:

@@ -12,6 +12,7 @@ import asyncpg
 # Arbitrary, fixed keys for pg_advisory_(xact_)lock; documented so operators can see them in pg_locks.
 MIGRATION_LOCK = 0x43_45_4D_49  # "CEMI"
 APPEND_LOCK = 0x43_45_41_50  # "CEAP": held by every writing transaction, serialises seq_id order
+NOTIFIER_LOCK = 0x43_45_44_4E  # "CEDN": session lock held by the one process that posts to Discord
 NOTIFY_CHANNEL = "conductor_e_events"
 
 DOC_TABLES = ("mt_doc_issuestatus", "mt_doc_agentstatus", "mt_doc_milestonestatus")
@@ -77,9 +78,11 @@ BEGIN
   DO UPDATE SET last_seq_id = EXCLUDED.last_seq_id, last_updated = transaction_timestamp();
 END $$;
 -- Which Discord thread belongs to which issue stream (ours; not a Marten table).
+-- last_seq: the highest sequence of that stream already posted, so a replay after a crash skips it.
 CREATE TABLE IF NOT EXISTS ce_discord_threads (
     stream_id  varchar                  NOT NULL PRIMARY KEY,
     thread_id  bigint                   NOT NULL,
+    last_seq   bigint                   NOT NULL DEFAULT 0,
     created    timestamp with time zone NOT NULL DEFAULT (now())
 );
 -- Discord messages that carry a gate's buttons, so a decision can edit them later.

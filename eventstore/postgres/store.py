@@ -37,6 +37,8 @@ from ..store import (
     RecordedEvent,
     StoreError,
     StoreUnavailable,
+)
+from ..store import (
     UnitOfWork as UnitOfWorkProtocol,
 )
 from .schema import APPEND_LOCK

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import replace
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 

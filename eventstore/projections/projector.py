@@ -9,8 +9,7 @@ from .. import events as ev
 from ..policies import react
 from ..store import PendingEvent, RecordedEvent
 from ..streams import StreamKind, StreamRef, milestone_stream_id
-from . import agent_status, issue_status, milestone_status
-from . import DocumentSet
+from . import DocumentSet, agent_status, issue_status, milestone_status
 from .agent_status import AgentStatus
 from .issue_status import IssueStatus
 from .milestone_status import MilestoneStatus

@@ -1,0 +1,50 @@
+"""The discord.py bot: one client, set up in ``setup_hook``, started by the runtime with ``start()``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import discord
+import yarl
+from discord.ext import commands
+
+from commands.panels import PanelButton
+from commands.services import BotServices
+
+log = logging.getLogger(__name__)
+
+
+def point_discord_py_at(api_base: str, gateway_url: str) -> None:
+    """discord.py builds every REST URL from ``Route.BASE`` and connects the gateway to
+    ``DEFAULT_GATEWAY``: two public class attributes, set before ``start()`` (see the README)."""
+    discord.http.Route.BASE = api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class ConductorBot(commands.Bot):
+    def __init__(self, services: BotServices, *, cogs: Sequence[type[commands.Cog]] = (),
+                 guild_ready_timeout: float = 2.0) -> None:
+        # Slash commands and buttons need no privileged intents: guilds for channels and threads.
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None,
+                         guild_ready_timeout=guild_ready_timeout)
+        self.services = services
+        self._cog_types = cogs
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(PanelButton)
+        for cog in self._cog_types:
+            await self.add_cog(cog(self))  # type: ignore[call-arg]
+        guild = discord.Object(self.services.guild_id) if self.services.guild_id else None
+        if guild is not None:
+            # Sync to the configured guild only: instant, and no global rate-limited sync per start.
+            self.tree.copy_global_to(guild=guild)
+            self.tree.clear_commands(guild=None)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def on_ready(self) -> None:
+        log.info("Discord bot connected as %s", self.user)

@@ -1,0 +1,265 @@
+"""Discord delivery: a checkpointed reader of ``mt_events`` that posts into issue threads.
+
+Driven from the store, never from the HTTP request: appends never wait for Discord. The reader
+follows the global sequence (commit order equals sequence order, see the store), so each thread
+gets its events in stream order.
+
+Exactly-once, as far as Discord allows: after posting an event into a thread the reader records
+the thread's ``last_seq``; a replay (after a crash or an error) skips what a thread already has.
+A crash exactly between Discord accepting a message and that record can repeat that one message
+in that one thread -- the bound. The global checkpoint (``DiscordNotifier:All`` in
+``mt_event_progression``) only saves re-reading.
+
+Discord failing (429 beyond discord.py's own retries, 5xx, unreachable) stops the reader at the
+failing event; it retries with backoff from there, so nothing is lost or reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from eventstore import events as ev
+from eventstore.read_models import ReadModels
+from eventstore.store import EventStore, RecordedEvent
+from eventstore.streams import parse_issue_stream_id
+from eventstore.subscriptions import Checkpoints, ThreadLinks
+
+from .rendering import Post, render, render_tools, thread_name
+
+log = logging.getLogger(__name__)
+
+NAME = "DiscordNotifier"
+
+
+class Poster(Protocol):
+    """The Discord side, as the notifier needs it (``bot.discord.poster`` implements it)."""
+
+    async def ready(self) -> None: ...
+
+    async def open_thread(self, thread_id: int | None, name: str) -> int:
+        """An open thread: ``thread_id`` (unarchived if needed) or, if None or gone, a new one."""
+        ...
+
+    async def send(self, thread_id: int, post: Post, stream_id: str) -> int: ...
+
+    async def send_to_channel(self, post: Post) -> int: ...
+
+    async def close_panel(self, channel_id: int, message_id: int, panel: str, stream_id: str, note: str) -> None:
+        """Disable the panel's buttons and add ``note`` (who decided, or what closed it)."""
+        ...
+
+
+class Wakeups(Protocol):
+    async def acquire_lease(self) -> bool: ...
+
+    async def wait(self, timeout: float) -> None: ...
+
+
+@dataclass
+class _Fold:
+    recs: list[RecordedEvent] = field(default_factory=list)
+    started: float = 0.0
+
+
+class DiscordNotifier:
+    def __init__(self, store: EventStore, read_models: ReadModels, checkpoints: Checkpoints,
+                 links: ThreadLinks, poster: Poster, *, tool_events: bool, fold_seconds: float = 5.0,
+                 gate_role_id: int | None = None, batch: int = 200,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._store = store
+        self._read_models = read_models
+        self._checkpoints = checkpoints
+        self._links = links
+        self._poster = poster
+        self._tool_events = tool_events
+        self._fold_seconds = fold_seconds
+        self._role = f"<@&{gate_role_id}>" if gate_role_id else None
+        self._batch = batch
+        self._monotonic = monotonic
+        self._cursor: int | None = None  # last sequence read and handled (or folded)
+        self._threads: dict[str, tuple[int, int]] = {}  # stream -> (thread id, last posted seq)
+        self._folds: dict[str, _Fold] = {}
+        self._stop = asyncio.Event()  # replaced by run()'s
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    async def run(self, wakeups: Wakeups, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; then finish the event in hand and return, so a graceful
+        shutdown never leaves a message posted but unrecorded."""
+        self._stop = stop
+        await _until_stopped(stop, self._poster.ready())
+        backoff = 1.0
+        while not stop.is_set():
+            if not await wakeups.acquire_lease():
+                await _until_stopped(stop, wakeups.wait(5.0))  # another process posts; take over if it stops
+                continue
+            try:
+                busy = await self.step()
+                backoff = 1.0
+            except Exception as exc:  # Discord or the database failed: retry from the same event
+                log.warning("Discord delivery paused (%s); retrying in %.0f s", exc, backoff)
+                self._forget_progress()
+                await _until_stopped(stop, asyncio.sleep(backoff))
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if not busy:
+                await _until_stopped(stop, wakeups.wait(self._next_wait()))
+
+    async def step(self, *, flush_all: bool = False) -> bool:
+        """Handle one batch of new events and flush due folds; True if there may be more."""
+        if self._cursor is None:
+            self._cursor = await self._checkpoints.load(NAME)
+        recs = await self._store.read_all(self._cursor, self._batch)
+        for rec in recs:
+            if self._stop.is_set():
+                break
+            await self._handle(rec)
+            self._cursor = rec.seq
+        await self._flush_folds(force=flush_all)
+        await self._checkpoints.save(NAME, self._safe_checkpoint())
+        return len(recs) == self._batch and not self._stop.is_set()
+
+    async def catch_up(self) -> None:
+        """Deliver everything stored so far, folds included (tests and shutdown)."""
+        while await self.step(flush_all=True):
+            pass
+
+    def _forget_progress(self) -> None:
+        # Re-read from the checkpoint: the per-thread records make the replay skip what was posted.
+        self._cursor = None
+        self._threads.clear()
+        self._folds.clear()
+
+    def _safe_checkpoint(self) -> int:
+        assert self._cursor is not None
+        pending = [f.recs[0].seq for f in self._folds.values() if f.recs]
+        return min(pending) - 1 if pending else self._cursor
+
+    def _next_wait(self) -> float:
+        if not self._folds:
+            return 1.0  # poll fallback when no NOTIFY arrives
+        oldest = min(f.started for f in self._folds.values())
+        return max(0.05, min(1.0, oldest + self._fold_seconds - self._monotonic()))
+
+    # -- per event --------------------------------------------------------------------------------
+
+    async def _handle(self, rec: RecordedEvent) -> None:
+        event = rec.event
+        if event is None:
+            return
+        if isinstance(event, ev.ToolUsed):
+            if self._tool_events and parse_issue_stream_id(rec.stream_id):
+                fold = self._folds.setdefault(rec.stream_id, _Fold(started=self._monotonic()))
+                fold.recs.append(rec)
+            return
+        if isinstance(event, ev.MilestoneComplete):
+            post = render(rec)
+            if post is not None:
+                await self._poster.send_to_channel(post)
+            return
+        stream_id = rec.stream_id
+        if parse_issue_stream_id(stream_id) is None:
+            return  # agent and milestone streams have no thread
+        post = render(rec, self._role)
+        if post is None:
+            return
+        await self._flush_fold(stream_id)  # earlier tool calls first: stream order
+        await self._deliver(stream_id, rec.seq, post, title_hint=getattr(event, "title", None))
+        for panel, note in closed_panels(event):
+            await self._close_panel(panel, stream_id, note)
+
+    async def _deliver(self, stream_id: str, seq: int, post: Post, title_hint: str | None = None) -> None:
+        thread = await self._thread(stream_id)
+        if thread is not None and thread[1] >= seq:
+            return  # already in the thread (a replay)
+        thread_id = await self._poster.open_thread(thread[0] if thread else None,
+                                                   await self._thread_name(stream_id, title_hint))
+        if thread is None or thread[0] != thread_id:
+            await self._links.link(stream_id, thread_id)
+        message_id = await self._poster.send(thread_id, post, stream_id)
+        if post.panel is not None:
+            await self._links.remember_message(f"{post.panel}:{stream_id}", thread_id, message_id)
+        await self._links.posted(stream_id, seq)
+        self._threads[stream_id] = (thread_id, seq)
+
+    async def _thread(self, stream_id: str) -> tuple[int, int] | None:
+        if stream_id not in self._threads:
+            found = await self._links.thread_for(stream_id)
+            if found is None:
+                return None
+            self._threads[stream_id] = found
+        return self._threads[stream_id]
+
+    async def _thread_name(self, stream_id: str, title_hint: str | None) -> str:
+        parsed = parse_issue_stream_id(stream_id)
+        assert parsed is not None
+        title = title_hint
+        if not title:
+            issue = await self._read_models.issue(stream_id)
+            title = issue.title if issue is not None else None
+        return thread_name(parsed[0], parsed[1], title)
+
+    async def _close_panel(self, panel: str, stream_id: str, note: str) -> None:
+        key = f"{panel}:{stream_id}"
+        found = await self._links.message_for(key)
+        if found is None:
+            return
+        await self._poster.close_panel(found[0], found[1], panel, stream_id, note)
+        await self._links.forget_message(key)
+
+    # -- tool-call folding ------------------------------------------------------------------------
+
+    async def _flush_folds(self, *, force: bool) -> None:
+        now = self._monotonic()
+        for stream_id in list(self._folds):
+            if force or now - self._folds[stream_id].started >= self._fold_seconds:
+                await self._flush_fold(stream_id)
+
+    async def _flush_fold(self, stream_id: str) -> None:
+        fold = self._folds.get(stream_id)
+        if fold is None:
+            return
+        thread = await self._thread(stream_id)
+        fresh = [r for r in fold.recs if thread is None or r.seq > thread[1]]
+        if fresh:
+            await self._deliver(stream_id, fresh[-1].seq, render_tools(fresh))
+        del self._folds[stream_id]
+
+
+def closed_panels(event: ev.Event) -> list[tuple[str, str]]:
+    """Which panels ``event`` closes, with the note the panel gets."""
+    match event:
+        case ev.HumanGateApproved():
+            return [("gate", f"✅ Approved by {event.decided_by}")]
+        case ev.HumanGateRejected():
+            return [("gate", f"⛔ Rejected by {event.decided_by}")]
+        case ev.Merged():
+            return [("gate", "🎉 Closed: the PR was merged")]
+        case ev.Escalated():
+            return [("gate", "🆘 Closed: the issue was escalated")]
+        case ev.IssueDone():
+            return [("gate", "🏁 Closed: the issue is done"), ("escalation", "🏁 Closed: the issue is done")]
+        case ev.IssueRequeued():
+            return [("escalation", f"🔁 Back in the queue ({event.decided_by})")]
+        case ev.IssueClosed():
+            return [("gate", f"🛑 Issue closed by {event.decided_by}"),
+                    ("escalation", f"🛑 Closed by {event.decided_by}")]
+    return []
+
+
+async def _until_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, Any]) -> None:
+    """Await ``work`` unless ``stop`` is set first (then ``work`` is cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopper):
+            if not pending.done():
+                pending.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)

@@ -1,0 +1,83 @@
+"""The notifier's Discord side, on the real discord.py client."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from commands.panels import panel_view
+
+from .rendering import Post
+
+log = logging.getLogger(__name__)
+
+AUTO_ARCHIVE_MINUTES = 10080  # a week: issue threads stay open while work goes on
+
+
+class DiscordPoster:
+    def __init__(self, client: discord.Client, channel_id: int, gate_role_id: int | None) -> None:
+        self._client = client
+        self._channel_id = channel_id
+        self._role = discord.Object(gate_role_id) if gate_role_id else None
+
+    async def ready(self) -> None:
+        await self._client.wait_until_ready()
+
+    async def _channel(self, channel_id: int) -> discord.abc.GuildChannel | discord.Thread | None:
+        channel = self._client.get_channel(channel_id)
+        if channel is not None:
+            return channel  # type: ignore[return-value]
+        try:
+            return await self._client.fetch_channel(channel_id)  # type: ignore[return-value]
+        except discord.NotFound:
+            return None
+
+    async def open_thread(self, thread_id: int | None, name: str) -> int:
+        if thread_id is not None:
+            thread = await self._channel(thread_id)
+            if isinstance(thread, discord.Thread):
+                if thread.archived:
+                    await thread.edit(archived=False)
+                return thread.id
+            log.warning("thread %s is gone; opening a new one for %r", thread_id, name)
+        parent = await self._channel(self._channel_id)
+        if not isinstance(parent, discord.TextChannel):
+            raise RuntimeError(f"DISCORD_CHANNEL_ID {self._channel_id} is not a text channel the bot can see")
+        thread = await parent.create_thread(name=name, type=discord.ChannelType.public_thread,
+                                            auto_archive_duration=AUTO_ARCHIVE_MINUTES)
+        return thread.id
+
+    def _mentions(self, post: Post) -> discord.AllowedMentions:
+        roles = [self._role] if post.mentions_role and self._role is not None else []
+        return discord.AllowedMentions(everyone=False, users=False, roles=roles)
+
+    async def send(self, thread_id: int, post: Post, stream_id: str) -> int:
+        thread = await self._channel(thread_id)
+        if not isinstance(thread, discord.Thread):
+            raise RuntimeError(f"thread {thread_id} for {stream_id} is not available")
+        view = panel_view(post.panel, stream_id)
+        if view is not None:
+            message = await thread.send(post.content, view=view, allowed_mentions=self._mentions(post))
+        else:
+            message = await thread.send(post.content, allowed_mentions=self._mentions(post))
+        return message.id
+
+    async def send_to_channel(self, post: Post) -> int:
+        channel = await self._channel(self._channel_id)
+        if not isinstance(channel, discord.TextChannel):
+            raise RuntimeError(f"DISCORD_CHANNEL_ID {self._channel_id} is not a text channel the bot can see")
+        message = await channel.send(post.content, allowed_mentions=self._mentions(post))
+        return message.id
+
+    async def close_panel(self, channel_id: int, message_id: int, panel: str, stream_id: str, note: str) -> None:
+        channel = await self._channel(channel_id)
+        if not isinstance(channel, (discord.Thread, discord.TextChannel)):
+            return
+        try:
+            message = await channel.fetch_message(message_id)
+        except discord.NotFound:
+            return  # deleted by someone: nothing to close
+        content = message.content if note in message.content else f"{message.content}\n**{note}**"
+        await message.edit(content=content, view=panel_view(panel, stream_id, disabled=True),
+                           allowed_mentions=discord.AllowedMentions.none())
