@@ -58,6 +58,12 @@ class RigScheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
+    def scheduled_reminders(self) -> dict[str, datetime]:
+        """Issue stream id -> when its gate's next reminder job runs (wall clock)."""
+        prefix = "gate-reminder:"
+        return {job.id[len(prefix):]: job.next_run_time for job in self._scheduler.get_jobs()
+                if job.id.startswith(prefix)}
+
     async def check_silence(self) -> None:
         try:
             count = await detect_silent_assignees(self._store, self._clock(), self._heartbeat_timeout)

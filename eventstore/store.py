@@ -155,5 +155,9 @@ class EventStore(ABC):
         serialised, so no event with a lower sequence can commit after a higher one is visible."""
 
     @abstractmethod
+    async def stream_version(self, stream_id: str) -> int:
+        """The version of the stream's last event; 0 if there is no such stream."""
+
+    @abstractmethod
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""

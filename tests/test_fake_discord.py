@@ -276,7 +276,7 @@ async def test_outage_then_recovery(fake: FakeDiscord, bot: TinyBot) -> None:
 
 async def test_resume_after_drop_replays_missed_events(fake: FakeDiscord, bot: TinyBot) -> None:
     await fake.drop_gateway(code=4000)
-    # Dispatched while the bot is (most likely) away: buffered, then replayed on RESUME.
+    # drop_gateway() returns with the bot away, so this is buffered and replayed on RESUME.
     command = await fake.slash_command("issue", {"title": "Missed", "number": 1})
 
     callback = await fake.wait_callback(command)
@@ -290,7 +290,7 @@ async def test_resume_after_drop_replays_missed_events(fake: FakeDiscord, bot: T
 
 async def test_refused_resume_makes_the_bot_identify_again(fake: FakeDiscord, bot: TinyBot) -> None:
     await fake.drop_gateway(code=4000, refuse_resume=True)
-    await fake.wait_for(lambda: fake.gateway.ready_count == 2 and fake.gateway.connected)
+    await fake.wait_for(lambda: fake.gateway.ready_count == 2 and fake.gateway.ready)
 
     callback = await fake.wait_callback(await fake.slash_command("issue", {"title": "Again", "number": 2}))
     assert callback.type == 4 and fake.identify_count == 2 and fake.resume_count == 0

@@ -9,7 +9,7 @@ import discord
 import yarl
 from discord.ext import commands
 
-from commands.panels import PanelButton
+from commands import DYNAMIC_ITEMS
 from commands.services import BotServices
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class ConductorBot(commands.Bot):
         self._cog_types = cogs
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(PanelButton)
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
         for cog in self._cog_types:
             await self.add_cog(cog(self))  # type: ignore[call-arg]
         guild = discord.Object(self.services.guild_id) if self.services.guild_id else None

@@ -27,6 +27,7 @@ from eventstore import events as ev
 from eventstore.read_models import ReadModels
 from eventstore.store import EventStore, RecordedEvent
 from eventstore.streams import parse_issue_stream_id
+from eventstore.streams import route as event_route
 from eventstore.subscriptions import Checkpoints, ThreadLinks
 
 from .rendering import Post, render, render_tools, thread_name
@@ -165,13 +166,20 @@ class DiscordNotifier:
         stream_id = rec.stream_id
         if parse_issue_stream_id(stream_id) is None:
             return  # agent and milestone streams have no thread
-        post = render(rec, self._role)
+        post = render(rec, self._role, await self._pr_url(event))
         if post is None:
             return
         await self._flush_fold(stream_id)  # earlier tool calls first: stream order
         await self._deliver(stream_id, rec.seq, post, title_hint=getattr(event, "title", None))
         for panel, note in closed_panels(event):
             await self._close_panel(panel, stream_id, note)
+
+    async def _pr_url(self, event: ev.Event) -> str | None:
+        """The issue's PR link, for a gate event that names the PR by number only."""
+        if not isinstance(event, ev.HumanGateTriggered) or event.pr_url:
+            return None
+        issue = await self._read_models.issue(event_route(event).id)
+        return issue.pr_url if issue is not None else None
 
     async def _deliver(self, stream_id: str, seq: int, post: Post, title_hint: str | None = None) -> None:
         thread = await self._thread(stream_id)

@@ -48,15 +48,17 @@ def _with_reason(text: str, reason: str | None) -> str:
     return f"{text}: {reason}" if reason else text
 
 
-def render(rec: RecordedEvent, role_mention: str | None = None) -> Post | None:
-    """The message for ``rec`` in its issue's thread, or None if it is not posted."""
-    post = _render(rec, role_mention)
+def render(rec: RecordedEvent, role_mention: str | None = None, pr_url: str | None = None) -> Post | None:
+    """The message for ``rec`` in its issue's thread, or None if it is not posted.
+
+    ``pr_url`` is the issue's PR link, for events that name the PR only by number."""
+    post = _render(rec, role_mention, pr_url)
     if post is None or len(post.content) <= MESSAGE_LIMIT:
         return post
     return Post(trim(post.content, MESSAGE_LIMIT), post.panel, post.mentions_role)
 
 
-def _render(rec: RecordedEvent, role_mention: str | None) -> Post | None:
+def _render(rec: RecordedEvent, role_mention: str | None, pr_url: str | None) -> Post | None:
     e = rec.event
     ping = f"{role_mention} " if role_mention else ""
     match e:
@@ -95,7 +97,7 @@ def _render(rec: RecordedEvent, role_mention: str | None) -> Post | None:
             it = f" (iteration {e.attempt})" if e.attempt else ""
             return Post(_with_reason(f"🗣️ Review disputed on {_pr(e.pr_number)}{it}", e.reason))
         case ev.HumanGateTriggered():
-            link = f"\n{e.pr_url}" if e.pr_url else ""
+            link = f"\n{e.pr_url or pr_url}" if e.pr_url or pr_url else ""
             return Post(f"🚦 {ping}**Human gate** on {_pr(e.pr_number)}: {e.reason}{link}", panel="gate",
                         mentions_role=bool(role_mention))
         case ev.HumanGateReminder():

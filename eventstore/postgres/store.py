@@ -141,9 +141,9 @@ class PostgresEventStore(EventStore):
         )
         return [record_from_row(r) for r in rows]
 
-    async def stream_kind(self, stream_id: str) -> str | None:
-        rows = await self._fetch("SELECT type FROM mt_streams WHERE id = $1", stream_id)
-        return rows[0]["type"] if rows else None
+    async def stream_version(self, stream_id: str) -> int:
+        rows = await self._fetch("SELECT version FROM mt_streams WHERE id = $1", stream_id)
+        return int(rows[0]["version"] or 0) if rows else 0
 
     async def ping(self) -> None:
         await self._fetch("SELECT 1")

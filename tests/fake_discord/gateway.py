@@ -51,6 +51,7 @@ class Gateway:
         # The socket dispatches go to; None while the bot is disconnected.
         self.ws: web.WebSocketResponse | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+        self._ready_ws: web.WebSocketResponse | None = None
         # Held while assigning a seq and sending, so frames leave in seq order
         # and a RESUME replay is not overtaken by a concurrent dispatch.
         self._lock = asyncio.Lock()
@@ -72,6 +73,15 @@ class Gateway:
     @property
     def connected(self) -> bool:
         return self.ws is not None and not self.ws.closed
+
+    @property
+    def ready(self) -> bool:
+        """The current socket finished IDENTIFY (READY + GUILD_CREATE sent) or RESUME.
+
+        Tied to the socket, so a restarted bot is not "ready" because of the
+        previous bot's session.
+        """
+        return self.connected and self.ws is self._ready_ws
 
     async def dispatch(self, event: str, data: JSON) -> int | None:
         """Send a dispatch now, or buffer it for RESUME if the bot is disconnected.
@@ -197,6 +207,7 @@ class Gateway:
             await self._dispatch_locked("READY", ready)
             await self._dispatch_locked("GUILD_CREATE", fake.state.guild_create())
             self.ready_count += 1
+            self._ready_ws = ws
         fake._changed()
 
     async def _resume(self, ws: web.WebSocketResponse, data: JSON) -> None:
@@ -217,6 +228,7 @@ class Gateway:
                     await self._send(ws, frame)
             await self._dispatch_locked("RESUMED", {"_trace": ["fake-discord"]})
             self.resume_count += 1
+            self._ready_ws = ws
         fake._changed()
 
     async def _members_chunk(self, data: JSON) -> None:

@@ -253,12 +253,12 @@ class FakeDiscord(InjectionMixin):
             ) from None
 
     async def wait_ready(self, timeout: float = 5.0) -> None:
-        """Until a session has IDENTIFYed and READY + GUILD_CREATE were sent to a live socket.
+        """Until the bot's current socket has IDENTIFYed (READY + GUILD_CREATE sent) or RESUMEd.
 
         discord.py handles frames in order, so an interaction injected after
         this finds the guild. (on_ready itself comes guild_ready_timeout later.)
         """
-        await self.wait_for(lambda: self.gateway.ready_count > 0 and self.gateway.connected, timeout, "gateway READY")
+        await self.wait_for(lambda: self.gateway.ready, timeout, "gateway READY on the current connection")
 
     async def wait_callback(self, interaction: InjectedInteraction | str, timeout: float = 5.0) -> Callback:
         """The first callback the bot sent for this interaction."""

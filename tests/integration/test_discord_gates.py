@@ -1,0 +1,140 @@
+"""Human gates in Discord: buttons, authorisation, double clicks, /gate, escalation panels."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.fake_discord import ADMIN_MEMBER, GATE_MEMBER, GATE_ROLE, PLAIN_MEMBER, FakeDiscord
+
+from ..conftest import FakeClock
+from .discord_harness import Rig, running_rig
+
+REPO = "acme/app"
+ISSUE = {"repo": REPO, "issueNumber": 7}
+STREAM = f"{REPO}#7"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as fake:
+        yield fake
+
+
+def thread_of(fake: FakeDiscord) -> dict[str, Any]:
+    [thread] = [t for t in fake.threads.values() if t["name"].startswith(STREAM)]
+    return thread
+
+
+def panel(fake: FakeDiscord, starts: str) -> dict[str, Any]:
+    return next(m for m in fake.messages_in(thread_of(fake)["id"]) if m["content"].startswith(starts))
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in message.get("components", []) for c in row.get("components", [])]
+
+
+async def open_gate(rig: Rig, fake: FakeDiscord) -> dict[str, Any]:
+    await rig.post({"type": "ISSUE_APPROVED", **ISSUE, "title": "Add auth"})
+    await rig.post({"type": "PR_CREATED", **ISSUE, "prNumber": 88, "prUrl": "https://github.com/acme/app/pull/88"})
+    await rig.post({"type": "HUMAN_GATE_TRIGGERED", **ISSUE, "prNumber": 88, "reason": "touches auth"})
+    return await fake.wait_for(lambda: next((m for m in fake.messages_in(thread_of(fake)["id"])
+                                             if "Human gate" in m["content"]), None) if fake.threads else None)
+
+
+async def gate_events(db: asyncpg.Pool) -> list[tuple[str, Any]]:
+    rows = await db.fetch("SELECT type, data FROM mt_events WHERE type LIKE 'human_gate_%' ORDER BY seq_id")
+    return [(r["type"], r["data"].get("DecidedBy")) for r in rows]
+
+
+async def test_gate_posts_role_mention_and_buttons(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
+                                                   clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        message = await open_gate(rig, fake)
+        role_id = fake.role(GATE_ROLE).id
+        assert f"<@&{role_id}>" in message["content"] and "touches auth" in message["content"]
+        assert "pull/88" in message["content"]
+        assert [b["label"] for b in buttons(message)] == ["Approve", "Reject"]
+        assert [b["custom_id"] for b in buttons(message)] == [f"cnd:approve:{STREAM}", f"cnd:reject:{STREAM}"]
+        sent = [r.json for r in fake.requests_to("POST", "/messages") if r.json and "Human gate" in r.json["content"]]
+        assert [str(r) for r in sent[0]["allowed_mentions"]["roles"]] == [role_id]
+
+
+async def test_unauthorised_click_is_refused_privately(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
+                                                       clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        message = await open_gate(rig, fake)
+        click = await fake.click_button(message, f"cnd:approve:{STREAM}", user=PLAIN_MEMBER)
+        callback = await fake.wait_callback(click)
+        assert callback.type == 4 and callback.ephemeral and "gate role" in callback.data["content"]
+        assert await gate_events(db) == [("human_gate_triggered", None)]
+
+
+async def test_double_click_gives_exactly_one_decision_and_disables_buttons(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        message = await open_gate(rig, fake)
+        clicks = await asyncio.gather(fake.click_button(message, f"cnd:approve:{STREAM}", user=GATE_MEMBER),
+                                      fake.click_button(message, f"cnd:reject:{STREAM}", user=ADMIN_MEMBER))
+        answers = [(await fake.wait_callback(c)).data["content"] for c in clicks]
+        assert sum(a.startswith("Nothing to do") for a in answers) == 1
+        decisions = await gate_events(db)
+        assert len(decisions) == 2 and decisions[1][1] in (GATE_MEMBER, ADMIN_MEMBER)
+        edited = await fake.wait_for(lambda: (m := fake.message(message["id"])) and
+                                     all(b.get("disabled") for b in buttons(m)) and m)
+        assert "by" in edited["content"].splitlines()[-1]
+        issue = await (await rig.http.get(f"{rig.url}/api/issues/{REPO}/7")).json()
+        assert issue["gate"]["open"] is False and issue["gate"]["decidedBy"] in (GATE_MEMBER, ADMIN_MEMBER)
+        await fake.wait_for(lambda: any(("approved by" in m["content"] or "rejected by" in m["content"])
+                                        for m in fake.messages_in(thread_of(fake)["id"])))
+
+
+async def test_buttons_keep_working_after_a_restart(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
+                                                    clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        message = await open_gate(rig, fake)
+    async with running_rig(fake, pg_server_dsn, clock):
+        click = await fake.click_button(message, f"cnd:reject:{STREAM}", user=GATE_MEMBER)
+        assert (await fake.wait_callback(click)).data["content"].startswith("⛔ Rejected")
+    assert await gate_events(db) == [("human_gate_triggered", None), ("human_gate_rejected", GATE_MEMBER)]
+
+
+async def test_gate_slash_commands_with_reason(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
+                                               clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        message = await open_gate(rig, fake)
+        denied = await fake.slash_command("gate approve", {"repo": REPO, "number": 7, "reason": "ok"},
+                                          user=PLAIN_MEMBER)
+        assert (await fake.wait_callback(denied)).ephemeral
+        done = await fake.slash_command("gate approve", {"repo": REPO, "number": 7, "reason": "reviewed the diff"},
+                                        user=ADMIN_MEMBER)
+        assert "reviewed the diff" in (await fake.wait_callback(done)).data["content"]
+        again = await fake.slash_command("gate reject", {"repo": REPO, "number": 7, "reason": "late"},
+                                         user=GATE_MEMBER)
+        assert "already closed (approved by admin)" in (await fake.wait_callback(again)).data["content"]
+        row = await db.fetchrow("SELECT data FROM mt_events WHERE type = 'human_gate_approved'")
+        assert row["data"]["Reason"] == "reviewed the diff" and row["data"]["PrNumber"] == 88
+        await fake.wait_for(lambda: all(b.get("disabled") for b in buttons(fake.message(message["id"]) or {})))
+
+
+async def test_escalation_panel_requeues_or_closes(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
+                                                   clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        await rig.post({"type": "ISSUE_APPROVED", **ISSUE})
+        await rig.post({"type": "SMOKE_FAILED", **ISSUE, "reason": "external_dependency"})
+        message = await fake.wait_for(lambda: next((m for t in fake.threads.values()
+                                                    for m in fake.messages_in(t["id"]) if "Escalated" in m["content"]),
+                                                   None))
+        assert f"<@&{fake.role(GATE_ROLE).id}>" in message["content"]
+        assert [b["label"] for b in buttons(message)] == ["Back to queue", "Close issue"]
+        click = await fake.click_button(message, f"cnd:requeue:{STREAM}", user=GATE_MEMBER)
+        assert (await fake.wait_callback(click)).data["content"].startswith("🔁")
+        issue = await (await rig.http.get(f"{rig.url}/api/issues/{REPO}/7")).json()
+        assert issue["state"] == "queued" and issue["escalation"] is None
+        again = await fake.click_button(message, f"cnd:close:{STREAM}", user=GATE_MEMBER)
+        assert "not escalated" in (await fake.wait_callback(again)).data["content"]
+        await fake.wait_for(lambda: all(b.get("disabled") for b in buttons(fake.message(message["id"]) or {})))
