@@ -53,6 +53,8 @@ async def running_rig(fake: FakeDiscord, dsn: str, clock: FakeClock, **overrides
             assert service.bot is not None
             await service.bot.wait_until_ready()
             yield Rig(service, http)
+    # Every REST call the bot made had a route in the fake, and the fake itself raised nothing.
+    assert fake.unhandled == [] and fake.errors == [], (fake.unhandled, fake.errors)
 
 
 def thread_messages(fake: FakeDiscord, name_prefix: str) -> list[str]:

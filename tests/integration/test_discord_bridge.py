@@ -123,6 +123,9 @@ async def test_archived_thread_is_reopened(fake: FakeDiscord, db: asyncpg.Pool, 
         await fake.wait_for(lambda: len(thread_messages(fake, f"{REPO}#7")) == 2)
         assert len(fake.threads) == 1
         assert fake.threads[thread["id"]]["thread_metadata"]["archived"] is False
+        # the bot unarchived it itself (the fake, like Discord, would also reopen it on a post)
+        unarchive = [r for r in fake.requests_to("PATCH", f"/channels/{thread['id']}") if r.json == {"archived": False}]
+        assert len(unarchive) == 1
 
 
 async def test_agent_stuck_posts_into_the_issue_thread(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
