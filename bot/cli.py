@@ -61,3 +61,7 @@ async def _rebuild(settings: Settings) -> int:
     count = await rebuild_projections(settings)
     print(f"rebuilt projections from {count} events")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
