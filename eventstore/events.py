@@ -46,7 +46,8 @@ class Priority(str, Enum):
 class Event(BaseModel):
     """Base of every event. Unknown JSON fields are ignored so newer agents keep working."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=False)
+    # No NaN or infinity: they are not JSON, and PostgreSQL's jsonb would refuse the whole event.
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
     wire_name: ClassVar[str]
     alias: ClassVar[str]

@@ -26,14 +26,15 @@ async def submit_event(request: web.Request) -> web.Response:
     raw = await request.read()  # raises 413 past client_max_size
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
-    try:
         pending = parse_submission(body, request.headers.get("Idempotency-Key"))
     except InvalidSubmission as exc:
         status = 400 if exc.code in {"invalid_body", "missing_type", "unknown_event_type"} else 422
         raise ApiError(status, exc.code, str(exc), problems=[p.as_json() for p in exc.problems],
                        **exc.extra) from None
+    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "too_deeply_nested", "the body is nested too deeply") from None
     pending = await attribute_stuck(deps.read_models, pending)
     try:
         result = await deps.store.append(pending)

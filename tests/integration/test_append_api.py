@@ -106,6 +106,15 @@ async def test_bad_inputs_get_clear_4xx_and_store_nothing(api: TestClient, db: a
          "invalid_fields"),
         (b'\xff\xfe', 400, "malformed_json"),
         (b'{"type": "HEARTBEAT", "agentId": "a", "providers": [{"status": "ready"}]}', 422, "invalid_fields"),
+        (b'{"type": "ISSUE_DONE", "repo": "o/r", "issueNumber": 1, "durationMinutes": 1e400}', 422,
+         "invalid_fields"),
+        (b'{"type": "ISSUE_APPROVED", "repo": "o/r", "issueNumber": 100000000000000000000000}', 422,
+         "invalid_fields"),
+        (b'{"type": 5}', 400, "missing_type"),
+        (b'{"type": "HEARTBEAT", "agentId": "a", "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", 400,
+         "too_deeply_nested"),
+        (b'{"type": "HEARTBEAT", "agentId": "a", "x": ' + b'{"a":' * 900 + b"1" + b"}" * 900 + b"}", 400,
+         "too_deeply_nested"),
     ]
     for raw, status, code in cases:
         resp = await api.post("/api/events", data=raw, headers={"Content-Type": "application/json"})
@@ -120,7 +129,7 @@ async def test_bad_inputs_get_clear_4xx_and_store_nothing(api: TestClient, db: a
 
 
 async def test_body_over_limit_is_413(api: TestClient, db: asyncpg.Pool) -> None:
-    resp = await api.post("/api/events", data=b"x" * (65 * 1024), headers={"Content-Type": "application/json"})
+    resp = await api.post("/api/events", data=b" " * (65 * 1024), headers={"Content-Type": "application/json"})
     assert resp.status == 413
     assert (await resp.json())["error"] == "body_too_large"
     assert await count_events(db) == 0
