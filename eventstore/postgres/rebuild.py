@@ -31,9 +31,6 @@ class InMemoryDocuments:
     async def get(self, model: type[D], doc_id: str) -> D | None:
         return self.docs.get((model, doc_id))  # type: ignore[return-value]
 
-    async def prefetch(self, model: type[BaseModel], doc_ids: Iterable[str]) -> None:
-        return None
-
     def put(self, doc_id: str, doc: BaseModel) -> None:
         self.docs[(type(doc), doc_id)] = doc
 

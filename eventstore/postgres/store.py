@@ -20,12 +20,13 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+from pydantic import BaseModel
 
 from ..projections import Projector
 from ..store import (
@@ -42,10 +43,12 @@ from ..store import (
     UnitOfWork as UnitOfWorkProtocol,
 )
 from .schema import APPEND_LOCK
-from .unit_of_work import UnitOfWork, record_from_row
+from .unit_of_work import StaleRead, UnitOfWork, record_from_row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+CACHE_LIMIT = 20_000  # documents; past it the cache starts again empty
 
 CONNECTION_ERRORS = (
     OSError,
@@ -74,6 +77,21 @@ class _Batch:
     jobs: list[_AppendJob]
 
 
+@contextlib.asynccontextmanager
+async def serialised_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """A transaction holding ``APPEND_LOCK`` until it ends. BEGIN and the lock travel in one
+    round trip (the simple query protocol takes both statements in one message)."""
+    await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+    try:
+        yield
+    except BaseException:
+        if not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -93,6 +111,8 @@ class PostgresEventStore(EventStore):
         self._writer: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._closing = False
+        self._cache: dict[tuple[type[BaseModel], str], BaseModel | None] = {}
+        self._cache_seq: int | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -191,7 +211,11 @@ class PostgresEventStore(EventStore):
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await self._pool.acquire()
+            conn = await self._pool.acquire()
+            # The writer's few statements are prepared once, often while the tables are still
+            # empty; a generic plan made then would scan whole tables forever. Plan each run.
+            await conn.execute("SET plan_cache_mode = force_custom_plan")
+            self._conn = conn
         return self._conn
 
     async def _drop_connection(self) -> None:
@@ -219,31 +243,45 @@ class PostgresEventStore(EventStore):
                 await self._run_batch([job])
 
     async def _append_batch(self, jobs: list[_AppendJob]) -> None:
+        """One batch, usually in ONE round trip (``ce_append_batch``).
+
+        - Analytics events with fresh ids need no state: written as they are.
+        - Others need documents. If every one is in the cache, the batch is computed from it and
+          the write is refused (StaleRead) should anything have committed since the cache's
+          seq_id. Otherwise the state is read first (without the lock) and checked the same way.
+        - A refused batch is redone inside a locked transaction, reading everything afresh.
+        """
         conn = await self._connection()
-        outcomes: dict[int, AppendResult | StoreError] = {}
-        first_with_id: dict[uuid.UUID, int] = {}
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
-            uow = UnitOfWork(conn, self._clock(), self._projector)
-            existing = await uow.existing_events(list({j.pending.event_id for j in jobs}))
-            await uow.load_versions(j.pending.stream.id for j in jobs)
-            if self._projector is not None:
-                await self._projector.prepare([j.pending.stream for j in jobs], uow)
-            for i, job in enumerate(jobs):
-                p = job.pending
-                stored = existing.get(p.event_id)
-                if stored is not None:
-                    outcomes[i] = _duplicate_of(stored, p)
-                elif p.event_id in first_with_id:
-                    continue  # a retry inside the same batch: answered like the first, below
-                elif p.expected_version is not None and (
-                    actual := await uow.stream_version(p.stream.id)
-                ) != p.expected_version:
-                    outcomes[i] = ConcurrencyError(p.stream.id, p.expected_version, actual)
+        pendings = [j.pending for j in jobs]
+        projector = self._projector
+        inert = projector is None or all(projector.is_inert(p.event) for p in pendings)
+        must_read = any(p.may_exist or p.expected_version is not None for p in pendings)
+        wanted = projector.documents_for(pendings) if projector is not None and not inert else {}
+        try:
+            try:
+                if inert and not must_read:
+                    uow = UnitOfWork(conn, self._clock(), projector, lazy_versions=True)
+                    outcomes, first_with_id = await self._stage(uow, jobs, read=False)
+                    recorded = await uow.flush()
+                elif not must_read and self._cache_seq is not None and \
+                        UnitOfWork.covers(self._cache, wanted):
+                    uow = UnitOfWork(conn, self._clock(), projector, lazy_versions=True, docs=self._cache)
+                    outcomes, first_with_id = await self._stage(uow, jobs, read=False)
+                    recorded = await uow.flush(read_up_to=self._cache_seq)
                 else:
-                    first_with_id[p.event_id] = i
-                    await uow.append(p)
-            recorded = await uow.flush()
+                    uow = UnitOfWork(conn, self._clock(), projector)
+                    outcomes, first_with_id = await self._stage(uow, jobs, read=True)
+                    recorded = await uow.flush(read_up_to=uow.read_up_to)
+            except StaleRead:
+                log.debug("another writer committed since the batch's state was read; redoing it under the lock")
+                async with serialised_transaction(conn):
+                    uow = UnitOfWork(conn, self._clock(), projector)
+                    outcomes, first_with_id = await self._stage(uow, jobs, read=True)
+                    recorded = await uow.flush()
+        except BaseException:
+            self._forget_cache()
+            raise
+        self._remember(uow, recorded)
         by_id = {r.id: r for r in recorded}
         for i, job in enumerate(jobs):
             outcome = outcomes.get(i)
@@ -253,17 +291,62 @@ class PostgresEventStore(EventStore):
                 outcome = AppendResult(rec, duplicate=False) if is_first else _duplicate_of(rec, job.pending)
             _settle(job.future, outcome)
 
+    # -- the document cache -----------------------------------------------------------------------
+    # Documents this process wrote or read, valid as of ``_cache_seq`` (the highest seq_id when it
+    # last committed). ce_append_batch reports the highest seq_id before each batch: if that is
+    # not ``_cache_seq``, another process wrote in between and the cache is dropped.
+
+    def _remember(self, uow: UnitOfWork, recorded: list[RecordedEvent]) -> None:
+        if not recorded:
+            return
+        if uow.previous_max != self._cache_seq or len(self._cache) > CACHE_LIMIT:
+            self._cache.clear()
+        self._cache.update(uow.docs)  # read or checked at previous_max, so current at this commit
+        self._cache_seq = max(r.seq for r in recorded)
+
+    def _forget_cache(self) -> None:
+        self._cache.clear()
+        self._cache_seq = None
+
+    async def _stage(self, uow: UnitOfWork, jobs: list[_AppendJob], *, read: bool
+                     ) -> tuple[dict[int, AppendResult | StoreError], dict[uuid.UUID, int]]:
+        """Check each job (duplicate, expected version) and stage the ones that pass."""
+        outcomes: dict[int, AppendResult | StoreError] = {}
+        first_with_id: dict[uuid.UUID, int] = {}
+        existing: dict[uuid.UUID, RecordedEvent] = {}
+        if read:
+            pendings = [j.pending for j in jobs]
+            wanted = self._projector.documents_for(pendings) if self._projector is not None else {}
+            existing = await uow.load((p.event_id for p in pendings if p.may_exist),
+                                      (p.stream.id for p in pendings), wanted)
+        for i, job in enumerate(jobs):
+            p = job.pending
+            stored = existing.get(p.event_id)
+            if stored is not None:
+                outcomes[i] = _duplicate_of(stored, p)
+            elif p.event_id in first_with_id:
+                continue  # a retry inside the same batch: answered like the first, by the caller
+            elif p.expected_version is not None and (
+                actual := await uow.stream_version(p.stream.id)
+            ) != p.expected_version:
+                outcomes[i] = ConcurrencyError(p.stream.id, p.expected_version, actual)
+            else:
+                first_with_id[p.event_id] = i
+                await uow.append(p)
+        return outcomes, first_with_id
+
     async def _run_decision(self, job: _DecideJob) -> None:
         if job.future.cancelled():
             return
         try:
             conn = await self._connection()
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
+            async with serialised_transaction(conn):
                 uow = UnitOfWork(conn, self._clock(), self._projector)
                 value = await job.decision(uow)
                 recorded = await uow.flush()
+            self._remember(uow, recorded)
         except CONNECTION_ERRORS as exc:
+            self._forget_cache()
             await self._drop_connection()
             _settle(job.future, StoreUnavailable(f"database unavailable: {exc}"))
         except asyncpg.PostgresError as exc:

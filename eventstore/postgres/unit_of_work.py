@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -21,43 +21,81 @@ from pydantic import BaseModel
 from ..projections import Projector
 from ..store import PendingEvent, RecordedEvent
 from .documents import DOTNET_NAMESPACE, doc_table, dotnet_type, dump_doc, load_doc
-from .schema import NOTIFY_CHANNEL
+from .schema import APPEND_LOCK
 
 D = TypeVar("D", bound=BaseModel)
 
-_INSERT_EVENTS = """
-INSERT INTO mt_events (seq_id, id, stream_id, version, data, type, "timestamp",
-                       tenant_id, mt_dotnet_type, is_archived)
-SELECT s, i, st, v, d::jsonb, t, $7, '*DEFAULT*', dt, FALSE
-FROM unnest($1::bigint[], $2::uuid[], $3::varchar[], $4::bigint[], $5::text[], $6::varchar[],
-            $8::varchar[]) AS u(s, i, st, v, d, t, dt)
-"""
-_UPSERT_STREAMS = """
-INSERT INTO mt_streams (id, type, version, "timestamp", created, tenant_id, is_archived)
-SELECT i, t, v, $4, $4, '*DEFAULT*', FALSE
-FROM unnest($1::varchar[], $2::varchar[], $3::bigint[]) AS u(i, t, v)
-ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, "timestamp" = EXCLUDED."timestamp"
-"""
 _UPSERT_DOCS = """
 INSERT INTO {table} (id, data, mt_last_modified, mt_dotnet_type)
 SELECT i, d::jsonb, COALESCE($3, transaction_timestamp()), $4 FROM unnest($1::varchar[], $2::text[]) AS u(i, d)
 ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, mt_last_modified = EXCLUDED.mt_last_modified
 """
+_LOAD_MARKER = "(SELECT coalesce(max(seq_id), 0) FROM mt_events)"
+_LOAD_EVENTS = """(SELECT coalesce(json_agg(json_build_object('seq_id', seq_id, 'id', id, 'stream_id', stream_id,
+    'version', version, 'type', type, 'timestamp', "timestamp", 'data', data)), '[]')
+  FROM mt_events WHERE id = ANY($1::uuid[]))"""
+_LOAD_VERSIONS = """(SELECT coalesce(json_object_agg(id, coalesce(version, 0)), '{}')
+  FROM mt_streams WHERE id = ANY($2::varchar[]))"""
+_LOAD_DOCS = """(SELECT coalesce(json_object_agg(id, data), '{{}}') FROM {table} WHERE id = ANY(${n}::varchar[]))"""
+
+
+class StaleRead(Exception):
+    """What the batch was computed from changed before it could be written (SQLSTATE CE001)."""
 
 
 class UnitOfWork:
-    def __init__(self, conn: asyncpg.Connection, now: datetime, projector: Projector | None) -> None:
+    """``lazy_versions``: stream versions are not read at all; ``ce_append_batch`` numbers the
+    events itself (for batches that need no state). Otherwise versions are read when needed."""
+
+    def __init__(self, conn: asyncpg.Connection, now: datetime, projector: Projector | None, *,
+                 lazy_versions: bool = False,
+                 docs: dict[tuple[type[BaseModel], str], BaseModel | None] | None = None) -> None:
         self._conn = conn
         self.now = now
         self._projector = projector
+        self._lazy_versions = lazy_versions
+        self.read_up_to: int | None = None
         self._versions: dict[str, int] = {}
         self._stream_types: dict[str, str] = {}
-        self._docs: dict[tuple[type[BaseModel], str], BaseModel | None] = {}
+        # Documents this unit loaded or changed; ``cache`` (read only here) holds documents known to
+        # be current as of the state the batch is checked against.
+        self.docs: dict[tuple[type[BaseModel], str], BaseModel | None] = {}
+        self._cache = docs or {}
+        self.previous_max: int | None = None  # set by flush: the highest seq_id before this batch
         self._dirty: dict[tuple[type[BaseModel], str], BaseModel] = {}
         self._staged: list[RecordedEvent] = []
         self._staged_ids: set[uuid.UUID] = set()
 
     # -- reads ---------------------------------------------------------------------------------
+
+    async def load(self, event_ids: Iterable[uuid.UUID], stream_ids: Iterable[str],
+                   documents: Mapping[type[BaseModel], Iterable[str]]) -> dict[uuid.UUID, RecordedEvent]:
+        """In ONE query: which of ``event_ids`` are stored already, the streams' versions, the
+        documents a batch will touch, and the highest seq_id (``read_up_to``: what the read saw).
+        Returns the stored events by id."""
+        wanted = [(model, sorted(set(ids))) for model, ids in documents.items()]
+        columns = [_LOAD_EVENTS, _LOAD_VERSIONS] + [
+            _LOAD_DOCS.format(table=doc_table(model), n=n) for n, (model, _) in enumerate(wanted, start=3)
+        ] + [_LOAD_MARKER]
+        sql = "SELECT " + ", ".join(f"{c} AS c{i}" for i, c in enumerate(columns))
+        streams = sorted(set(stream_ids))
+        row = await self._conn.fetchrow(sql, list(set(event_ids)), streams, *(ids for _, ids in wanted))
+        assert row is not None
+        versions = _json(row["c1"])
+        for stream_id in streams:
+            self._versions[stream_id] = int(versions.get(stream_id, 0))
+        for i, (model, ids) in enumerate(wanted, start=2):
+            found = _json(row[f"c{i}"])
+            for doc_id in ids:
+                raw = found.get(doc_id)
+                self.docs[(model, doc_id)] = None if raw is None else load_doc(model, raw)
+        self.read_up_to = int(row[f"c{len(columns) - 1}"])
+        existing: dict[uuid.UUID, RecordedEvent] = {}
+        for e in _json(row["c0"]):
+            rec = RecordedEvent.from_row(e["seq_id"], uuid.UUID(e["id"]), e["stream_id"], e["version"], e["type"],
+                                         datetime.fromisoformat(e["timestamp"]), e["data"])
+            existing[rec.id] = rec
+        return existing
 
     async def load_versions(self, stream_ids: Iterable[str]) -> None:
         missing = [s for s in set(stream_ids) if s not in self._versions]
@@ -74,16 +112,6 @@ class UnitOfWork:
         await self.load_versions([stream_id])
         return self._versions[stream_id]
 
-    async def existing_events(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, RecordedEvent]:
-        if not ids:
-            return {}
-        rows = await self._conn.fetch(
-            'SELECT seq_id, id, stream_id, version, type, "timestamp", data FROM mt_events '
-            "WHERE id = ANY($1::uuid[])",
-            ids,
-        )
-        return {r["id"]: record_from_row(r) for r in rows}
-
     async def event_exists(self, event_id: uuid.UUID) -> bool:
         if event_id in self._staged_ids:
             return True
@@ -91,22 +119,12 @@ class UnitOfWork:
 
     async def get(self, model: type[D], doc_id: str) -> D | None:
         key = (model, doc_id)
-        if key not in self._docs:
+        if key not in self.docs and key in self._cache:
+            return self._cache[key]  # type: ignore[return-value]
+        if key not in self.docs:
             raw = await self._conn.fetchval(f"SELECT data::text FROM {doc_table(model)} WHERE id = $1", doc_id)
-            self._docs[key] = None if raw is None else load_doc(model, raw)
-        return self._docs[key]  # type: ignore[return-value]
-
-    async def prefetch(self, model: type[BaseModel], doc_ids: Iterable[str]) -> None:
-        missing = [d for d in set(doc_ids) if (model, d) not in self._docs]
-        if not missing:
-            return
-        rows = await self._conn.fetch(
-            f"SELECT id, data::text AS data FROM {doc_table(model)} WHERE id = ANY($1::varchar[])", missing
-        )
-        found = {r["id"]: r["data"] for r in rows}
-        for d in missing:
-            raw = found.get(d)
-            self._docs[(model, d)] = None if raw is None else load_doc(model, raw)
+            self.docs[key] = None if raw is None else load_doc(model, raw)
+        return self.docs[key]  # type: ignore[return-value]
 
     async def query(self, model: type[D], where: str = "TRUE", *args: Any) -> list[D]:
         """Documents matching a SQL condition on ``data``; documents changed in this unit win."""
@@ -116,18 +134,24 @@ class UnitOfWork:
         result: list[D] = []
         for r in rows:
             key = (model, r["id"])
-            if key not in self._docs:
-                self._docs[key] = load_doc(model, r["data"])
-            doc = self._docs[key]
+            if key not in self.docs:
+                self.docs[key] = load_doc(model, r["data"])
+            doc = self.docs[key]
             if doc is not None:
                 result.append(doc)  # type: ignore[arg-type]
         return result
 
     # -- writes --------------------------------------------------------------------------------
 
+    @staticmethod
+    def covers(cache: Mapping[tuple[type[BaseModel], str], Any],
+               documents: Mapping[type[BaseModel], Iterable[str]]) -> bool:
+        """Whether ``cache`` holds every one of ``documents`` (present or known absent)."""
+        return all((model, doc_id) in cache for model, ids in documents.items() for doc_id in ids)
+
     def put(self, doc_id: str, doc: BaseModel) -> None:
         key = (type(doc), doc_id)
-        self._docs[key] = doc
+        self.docs[key] = doc
         self._dirty[key] = doc
 
     async def append(self, pending: PendingEvent) -> RecordedEvent:
@@ -135,8 +159,11 @@ class UnitOfWork:
 
         Sequence numbers are given at ``flush``, in staging order; projections never need them.
         """
-        version = await self.stream_version(pending.stream.id) + 1
-        self._versions[pending.stream.id] = version
+        if self._lazy_versions and pending.stream.id not in self._versions:
+            version = 0  # numbered by ce_append_batch
+        else:
+            version = await self.stream_version(pending.stream.id) + 1
+            self._versions[pending.stream.id] = version
         self._stream_types[pending.stream.id] = pending.stream.kind.value
         self._staged_ids.add(pending.event_id)
         event = pending.event
@@ -149,40 +176,33 @@ class UnitOfWork:
                     await self.append(follow_up)
         return rec
 
-    async def flush(self) -> list[RecordedEvent]:
-        """Write everything staged; returns the recorded events with their sequence numbers."""
+    async def flush(self, read_up_to: int | None = None) -> list[RecordedEvent]:
+        """Write everything staged with ``ce_append_batch`` (one statement); returns the events with
+        their sequence numbers and versions. ``read_up_to``: the seq_id the state was read at; if
+        anything committed since, raises StaleRead and writes nothing."""
         if not self._staged:
             return []
-        seqs = await self._conn.fetchval(
-            "SELECT array_agg(nextval('mt_events_sequence')) FROM generate_series(1, $1)", len(self._staged)
-        )
-        recorded = [replace(rec, seq=seq) for rec, seq in zip(self._staged, seqs, strict=True)]
-        self._staged.clear()
-        await self._write(recorded)
-        return recorded
-
-    async def _write(self, recorded: list[RecordedEvent]) -> None:
-        conn = self._conn
-        streams = {r.stream_id: r.version for r in recorded}
-        await conn.execute(
-            _UPSERT_STREAMS, list(streams), [self._stream_types[s] for s in streams],
-            list(streams.values()), self.now,
-        )
-        await conn.execute(
-            _INSERT_EVENTS,
-            [r.seq for r in recorded], [r.id for r in recorded], [r.stream_id for r in recorded],
-            [r.version for r in recorded],
-            [json.dumps(r.data, separators=(",", ":"), ensure_ascii=False) for r in recorded],
-            [r.alias for r in recorded], self.now,
-            [f"{DOTNET_NAMESPACE}.{type(r.event).__name__}, ConductorE.Core" for r in recorded],
-        )
-        by_model: dict[type[BaseModel], list[tuple[str, BaseModel]]] = {}
-        for (model, doc_id), doc in self._dirty.items():
-            by_model.setdefault(model, []).append((doc_id, doc))
-        for model, docs in by_model.items():
-            await upsert_documents(conn, model, docs, self.now)
-        self._dirty.clear()
-        await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(recorded[-1].seq))
+        staged, self._staged = self._staged, []
+        dirty, self._dirty = self._dirty, {}
+        try:
+            rows = await self._conn.fetch(
+                "SELECT * FROM ce_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                read_up_to, APPEND_LOCK, self.now,
+                [r.stream_id for r in staged], [self._stream_types[r.stream_id] for r in staged],
+                [r.id for r in staged],
+                [json.dumps(r.data, separators=(",", ":"), ensure_ascii=False) for r in staged],
+                [r.alias for r in staged],
+                [f"{DOTNET_NAMESPACE}.{type(r.event).__name__}, ConductorE.Core" for r in staged],
+                [doc_table(model) for model, _ in dirty], [doc_id for _, doc_id in dirty],
+                [dump_doc(doc) for doc in dirty.values()], [dotnet_type(model) for model, _ in dirty],
+            )
+        except asyncpg.PostgresError as exc:
+            if getattr(exc, "sqlstate", None) == "CE001":
+                raise StaleRead(str(exc)) from exc
+            raise
+        placed = {r["event_id"]: (r["event_seq"], r["event_version"]) for r in rows}
+        self.previous_max = rows[0]["previous_max"]
+        return [replace(rec, seq=placed[rec.id][0], version=placed[rec.id][1]) for rec in staged]
 
 
 async def upsert_documents(conn: asyncpg.Connection, model: type[BaseModel],
@@ -192,6 +212,10 @@ async def upsert_documents(conn: asyncpg.Connection, model: type[BaseModel],
         _UPSERT_DOCS.format(table=doc_table(model)),
         [d for d, _ in docs], [dump_doc(doc) for _, doc in docs], now, dotnet_type(model),
     )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def record_from_row(row: asyncpg.Record) -> RecordedEvent:

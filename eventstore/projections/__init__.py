@@ -7,12 +7,13 @@ current transaction) and may return follow-up events; it never does I/O itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from ..events import Event
     from ..store import PendingEvent, RecordedEvent
     from ..streams import StreamRef
 
@@ -22,14 +23,16 @@ D = TypeVar("D", bound=BaseModel)
 class DocumentSet(Protocol):
     async def get(self, model: type[D], doc_id: str) -> D | None: ...
 
-    async def prefetch(self, model: type[BaseModel], doc_ids: Iterable[str]) -> None: ...
-
     def put(self, doc_id: str, doc: BaseModel) -> None: ...
 
 
 class Projector(Protocol):
-    async def prepare(self, streams: Iterable[StreamRef], docs: DocumentSet) -> None:
-        """Optionally load in bulk what a batch of events on ``streams`` will touch."""
+    def is_inert(self, event: Event) -> bool:
+        """True if ``event`` changes no document and triggers no rule (it needs no state)."""
+        ...
+
+    def documents_for(self, pendings: Sequence[PendingEvent]) -> Mapping[type[BaseModel], Iterable[str]]:
+        """The documents a batch of events will touch, so the store can load them in bulk."""
         ...
 
     async def apply(self, recorded: RecordedEvent, stream: StreamRef,

@@ -3,7 +3,9 @@ asks the recovery rules for follow-ups. Orchestration only; the folds and rules 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+
+from pydantic import BaseModel
 
 from .. import events as ev
 from ..policies import react
@@ -17,15 +19,28 @@ from .milestone_status import MilestoneStatus
 DOCUMENT_TYPES = (IssueStatus, AgentStatus, MilestoneStatus)
 
 
+def _analytics_only(event: ev.Event) -> bool:
+    """Observability events (TOOL_USED, MEMORY_*, TOKEN_USAGE) are analytics: they change no
+    coordination state, so no document is read or written for them (most of the traffic)."""
+    return event.wire_name in ev.OBSERVABILITY
+
+
 class RigProjector:
-    async def prepare(self, streams: Iterable[StreamRef], docs: DocumentSet) -> None:
-        """Load in bulk the documents a batch is about to touch (one query per table)."""
-        streams = list(streams)
-        await docs.prefetch(IssueStatus, [s.id for s in streams if s.kind is StreamKind.ISSUE])
-        await docs.prefetch(AgentStatus, [s.id for s in streams if s.kind is StreamKind.AGENT])
+    def is_inert(self, event: ev.Event) -> bool:
+        return _analytics_only(event)
+
+    def documents_for(self, pendings: Sequence[PendingEvent]) -> Mapping[type[BaseModel], Iterable[str]]:
+        """What a batch will touch: the issue documents of coordination events and the agents they
+        name. Anything else (rare) is loaded on demand."""
+        coordination = [p for p in pendings if not _analytics_only(p.event)]
+        agents = {p.event.agent_id for p in coordination if isinstance(getattr(p.event, "agent_id", None), str)}
+        return {
+            IssueStatus: {p.stream.id for p in coordination if p.stream.kind is StreamKind.ISSUE},
+            AgentStatus: agents,  # type: ignore[dict-item]
+        }
 
     async def apply(self, rec: RecordedEvent, stream: StreamRef, docs: DocumentSet) -> list[PendingEvent]:
-        if rec.event is None:
+        if rec.event is None or _analytics_only(rec.event):
             return []
         before: IssueStatus | None = None
         after: IssueStatus | None = None

@@ -82,3 +82,25 @@ async def test_concurrent_migrations_and_two_writers_share_one_sequence(fresh_ds
     finally:
         for p in pools:
             await p.close()
+
+
+async def test_two_writers_with_state_reads_stay_consistent(fresh_dsn: str, clock: FakeClock) -> None:
+    """Batches that read state race between processes: a stale read is redone under the lock."""
+    pools = [await asyncpg.create_pool(fresh_dsn, init=init_connection, min_size=1, max_size=2) for _ in range(2)]
+    try:
+        async with pools[0].acquire() as c:
+            await migrate(c)
+        stores = [PostgresEventStore(p, clock=clock, projector=RigProjector()) for p in pools]
+        for s in stores:
+            await s.start()
+        events = [parse_event("REVIEW_DISPUTED", {"repo": "o/r", "issueNumber": 1, "attempt": i}) for i in range(200)]
+        await asyncio.gather(*(stores[i % 2].append(PendingEvent.of(e)) for i, e in enumerate(events)))
+        rows = await pools[0].fetch("SELECT version FROM mt_events ORDER BY seq_id")
+        assert [r["version"] for r in rows] == list(range(1, 201))
+        doc = await pools[0].fetchval("SELECT data FROM mt_doc_issuestatus WHERE id = 'o/r#1'")
+        assert doc["EventCount"] == 200  # no update lost to a stale read
+        for s in stores:
+            await s.close()
+    finally:
+        for p in pools:
+            await p.close()
