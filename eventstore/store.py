@@ -11,11 +11,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from .events import Event, load_stored
+from .ids import new_event_id
 from .streams import StreamRef, route
 
 T = TypeVar("T")
@@ -36,18 +38,23 @@ class PendingEvent:
 
     event: Event
     stream: StreamRef
-    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = field(default_factory=new_event_id)
     # None: append whatever the stream's version; n: append only if the stream is at version n
     # (0 means "the stream must not exist yet").
     expected_version: int | None = None
     # True when the id was chosen by the client or derived from a cause, so it may already be
-    # stored (a retry); a fresh uuid4 cannot be, and the store skips looking it up.
+    # stored (a retry); a fresh server-made id cannot be, and the store skips looking it up.
     may_exist: bool = False
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        """The stored body (``Event.stored_data``), computed once; do not modify it."""
+        return self.event.stored_data()
 
     @classmethod
     def of(cls, event: Event, *, event_id: uuid.UUID | None = None,
            expected_version: int | None = None) -> PendingEvent:
-        return cls(event, route(event), event_id or uuid.uuid4(), expected_version, may_exist=event_id is not None)
+        return cls(event, route(event), event_id or new_event_id(), expected_version, may_exist=event_id is not None)
 
 
 @dataclass(frozen=True)

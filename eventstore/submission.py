@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .events import KNOWN_TYPES, Event, UnknownEventType, parse_event
+from .events import KNOWN_TYPES, UnknownEventType, parse_event
+from .ids import new_event_id
 from .naming import camel_key, snake_key
 from .store import PendingEvent
 from .streams import Unroutable, route
@@ -71,13 +72,14 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
         problems = [_problem(err, spelled) for err in exc.errors(include_url=False, include_input=False)]
         summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
         raise InvalidSubmission("invalid_fields", f"invalid {wire_name.upper()}: {summary}", problems) from None
-    _ensure_storable(event)
     try:
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
     chosen = fields.get("event_id") is not None or bool(idempotency_key)
-    return PendingEvent(event, stream, event_id, expected, may_exist=chosen)
+    pending = PendingEvent(event, stream, event_id, expected, may_exist=chosen)
+    _ensure_storable(pending.data)
+    return pending
 
 
 def _event_id(raw: Any, idempotency_key: str | None) -> uuid.UUID:
@@ -91,7 +93,7 @@ def _event_id(raw: Any, idempotency_key: str | None) -> uuid.UUID:
         if len(idempotency_key) > 200:
             raise InvalidSubmission("invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
         return uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key)
-    return uuid.uuid4()
+    return new_event_id()
 
 
 def _expected_version(raw: Any) -> int | None:
@@ -116,10 +118,10 @@ def _problem(err: Any, spelled: dict[str, str]) -> Problem:
     return Problem(field, message)
 
 
-def _ensure_storable(event: Event) -> None:
+def _ensure_storable(data: dict[str, Any]) -> None:
     # PostgreSQL's jsonb refuses NUL characters, and lone surrogates cannot be encoded as UTF-8;
     # refusing them here keeps a bad event from ever reaching (and failing) a shared transaction.
-    for text in _strings(event.stored_data()):
+    for text in _strings(data):
         if "\x00" in text:
             raise InvalidSubmission("invalid_text", "text fields must not contain NUL characters")
         try:

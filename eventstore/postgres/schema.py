@@ -29,6 +29,69 @@ CREATE TABLE IF NOT EXISTS {table} (
 );
 """
 
+_DOC_UPSERT = """    IF '{table}' = ANY(doc_tables) THEN
+        INSERT INTO {table} AS d (id, data, mt_last_modified, mt_dotnet_type)
+        SELECT u.i, u.d::jsonb, ts, u.dt FROM unnest(doc_tables, doc_ids, doc_bodies, doc_types) AS u(tb, i, d, dt)
+        WHERE u.tb = '{table}'
+        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, mt_last_modified = EXCLUDED.mt_last_modified;
+    END IF;
+"""
+
+APPEND_FUNCTION = """
+-- One batch of appends in one statement (one round trip, committed with it). Like Marten's
+-- mt_quick_append_events, versions are computed here, after the lock. When the caller computed
+-- the batch from state it read (or cached) at some seq_id, it passes that seq_id; if anything
+-- committed since, the batch is refused with SQLSTATE CE001 and the caller redoes it under the
+-- lock. previous_max (the highest seq_id before this batch) tells the caller whether another
+-- writer committed since its last batch.
+CREATE OR REPLACE FUNCTION ce_append_batch(
+    expected_max bigint, lock_key bigint, ts timestamptz,
+    stream_ids varchar[], stream_types varchar[], event_ids uuid[], bodies text[],
+    aliases varchar[], dotnet_types varchar[],
+    doc_tables varchar[], doc_ids varchar[], doc_bodies text[], doc_types varchar[])
+RETURNS TABLE (event_id uuid, event_seq bigint, event_version bigint, previous_max bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    current_max bigint;
+    ids uuid[];
+    seqs bigint[];
+    versions bigint[];
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    SELECT coalesce(max(e.seq_id), 0) INTO current_max FROM mt_events e;
+    IF expected_max IS NOT NULL THEN
+        IF current_max <> expected_max THEN
+            RAISE EXCEPTION 'state changed since it was read' USING ERRCODE = 'CE001';
+        END IF;
+    END IF;
+    -- Static statements per document table, so PL/pgSQL caches their plans.
+{doc_upserts}    -- Stream rows and events in one statement: the foreign key is checked at its end.
+    WITH staged AS (
+        SELECT u.st, u.sk, u.i, u.d, u.t, u.dt, u.ord,
+               coalesce((SELECT s.version FROM mt_streams s WHERE s.id = u.st), 0)
+                 + row_number() OVER (PARTITION BY u.st ORDER BY u.ord) AS v
+        FROM unnest(stream_ids, stream_types, event_ids, bodies, aliases, dotnet_types)
+             WITH ORDINALITY AS u(st, sk, i, d, t, dt, ord)
+    ), streams AS (
+        INSERT INTO mt_streams AS m (id, type, version, "timestamp", created, tenant_id, is_archived)
+        SELECT c.st, max(c.sk), max(c.v), ts, ts, '*DEFAULT*', FALSE FROM staged c GROUP BY c.st
+        ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, "timestamp" = EXCLUDED."timestamp"
+        RETURNING 1
+    ), inserted AS (
+        INSERT INTO mt_events AS e (seq_id, id, stream_id, version, data, type, "timestamp",
+                                    tenant_id, mt_dotnet_type, is_archived)
+        SELECT nextval('mt_events_sequence'), o.i, o.st, o.v, o.d::jsonb, o.t, ts, '*DEFAULT*', o.dt, FALSE
+        FROM (SELECT * FROM staged c ORDER BY c.ord) AS o   -- nextval in staging order
+        RETURNING e.id, e.seq_id, e.version
+    )
+    SELECT array_agg(r.id), array_agg(r.seq_id), array_agg(r.version) INTO ids, seqs, versions
+    FROM inserted r;
+    PERFORM pg_notify('conductor_e_events', (SELECT max(x) FROM unnest(seqs) AS x)::text);
+    RETURN QUERY SELECT u.*, current_max FROM unnest(ids, seqs, versions) AS u;
+END
+$fn$;
+""".format(doc_upserts="".join(_DOC_UPSERT.format(table=t) for t in DOC_TABLES))
+
 DDL = (
     """
 CREATE TABLE IF NOT EXISTS mt_streams (
@@ -77,65 +140,6 @@ BEGIN
   ON CONFLICT ON CONSTRAINT pk_mt_event_progression
   DO UPDATE SET last_seq_id = EXCLUDED.last_seq_id, last_updated = transaction_timestamp();
 END $$;
--- One batch of appends in one statement (one round trip, committed with it). Like Marten's
--- mt_quick_append_events, versions are computed here, after the lock. When the caller computed
--- the batch from state it read (or cached) at some seq_id, it passes that seq_id; if anything
--- committed since, the batch is refused with SQLSTATE CE001 and the caller redoes it under the
--- lock. previous_max (the highest seq_id before this batch) tells the caller whether another
--- writer committed since its last batch.
-CREATE OR REPLACE FUNCTION ce_append_batch(
-    expected_max bigint, lock_key bigint, ts timestamptz,
-    stream_ids varchar[], stream_types varchar[], event_ids uuid[], bodies text[],
-    aliases varchar[], dotnet_types varchar[],
-    doc_tables varchar[], doc_ids varchar[], doc_bodies text[], doc_types varchar[])
-RETURNS TABLE (event_id uuid, event_seq bigint, event_version bigint, previous_max bigint)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    current_max bigint;
-    tbl varchar;
-    ids uuid[];
-    seqs bigint[];
-    versions bigint[];
-BEGIN
-    PERFORM pg_advisory_xact_lock(lock_key);
-    SELECT coalesce(max(e.seq_id), 0) INTO current_max FROM mt_events e;
-    IF expected_max IS NOT NULL THEN
-        IF current_max <> expected_max THEN
-            RAISE EXCEPTION 'state changed since it was read' USING ERRCODE = 'CE001';
-        END IF;
-    END IF;
-    FOR tbl IN SELECT DISTINCT x FROM unnest(doc_tables) AS x LOOP
-        EXECUTE format(
-            'INSERT INTO %I (id, data, mt_last_modified, mt_dotnet_type) '
-            'SELECT u.i, u.d::jsonb, $1, u.dt FROM unnest($2, $3, $4, $5) AS u(tb, i, d, dt) WHERE u.tb = $6 '
-            'ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, mt_last_modified = EXCLUDED.mt_last_modified',
-            tbl) USING ts, doc_tables, doc_ids, doc_bodies, doc_types, tbl;
-    END LOOP;
-    -- Stream rows and events in one statement: the foreign key is checked at its end.
-    WITH staged AS (
-        SELECT u.st, u.sk, u.i, u.d, u.t, u.dt, u.ord,
-               coalesce((SELECT s.version FROM mt_streams s WHERE s.id = u.st), 0)
-                 + row_number() OVER (PARTITION BY u.st ORDER BY u.ord) AS v
-        FROM unnest(stream_ids, stream_types, event_ids, bodies, aliases, dotnet_types)
-             WITH ORDINALITY AS u(st, sk, i, d, t, dt, ord)
-    ), streams AS (
-        INSERT INTO mt_streams AS m (id, type, version, "timestamp", created, tenant_id, is_archived)
-        SELECT c.st, max(c.sk), max(c.v), ts, ts, '*DEFAULT*', FALSE FROM staged c GROUP BY c.st
-        ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, "timestamp" = EXCLUDED."timestamp"
-        RETURNING 1
-    ), inserted AS (
-        INSERT INTO mt_events AS e (seq_id, id, stream_id, version, data, type, "timestamp",
-                                    tenant_id, mt_dotnet_type, is_archived)
-        SELECT nextval('mt_events_sequence'), o.i, o.st, o.v, o.d::jsonb, o.t, ts, '*DEFAULT*', o.dt, FALSE
-        FROM (SELECT * FROM staged c ORDER BY c.ord) AS o   -- nextval in staging order
-        RETURNING e.id, e.seq_id, e.version
-    )
-    SELECT array_agg(r.id), array_agg(r.seq_id), array_agg(r.version) INTO ids, seqs, versions
-    FROM inserted r;
-    PERFORM pg_notify('conductor_e_events', (SELECT max(x) FROM unnest(seqs) AS x)::text);
-    RETURN QUERY SELECT u.*, current_max FROM unnest(ids, seqs, versions) AS u;
-END
-$fn$;
 -- Which Discord thread belongs to which issue stream (ours; not a Marten table).
 -- last_seq: the highest sequence of that stream already posted, so a replay after a crash skips it.
 CREATE TABLE IF NOT EXISTS ce_discord_threads (
@@ -152,6 +156,7 @@ CREATE TABLE IF NOT EXISTS ce_discord_messages (
 );
 """,
     *(_DOC_TABLE.format(table=t) for t in DOC_TABLES),
+    APPEND_FUNCTION,
 )
 
 

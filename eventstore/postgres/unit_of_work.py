@@ -168,7 +168,7 @@ class UnitOfWork:
         self._staged_ids.add(pending.event_id)
         event = pending.event
         rec = RecordedEvent(0, pending.event_id, pending.stream.id, version, event.alias,
-                            self.now, event.stored_data(), event)
+                            self.now, pending.data, event)
         self._staged.append(rec)
         if self._projector is not None:
             for follow_up in await self._projector.apply(rec, pending.stream, self):
