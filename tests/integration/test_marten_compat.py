@@ -104,3 +104,25 @@ async def test_two_writers_with_state_reads_stay_consistent(fresh_dsn: str, cloc
     finally:
         for p in pools:
             await p.close()
+
+
+async def test_a_cached_document_made_stale_by_another_process_is_never_used(fresh_dsn: str,
+                                                                              clock: FakeClock) -> None:
+    pools = [await asyncpg.create_pool(fresh_dsn, init=init_connection, min_size=1, max_size=2) for _ in range(2)]
+    try:
+        async with pools[0].acquire() as c:
+            await migrate(c)
+        a, b = (PostgresEventStore(p, clock=clock, projector=RigProjector()) for p in pools)
+        await a.start()
+        await b.start()
+        issue = {"repo": "o/r", "issueNumber": 1}
+        await a.append(PendingEvent.of(parse_event("ISSUE_APPROVED", {**issue, "title": "t"})))  # a caches the doc
+        await b.append(PendingEvent.of(parse_event("PR_CREATED", {**issue, "prNumber": 5})))  # b changes it
+        await a.append(PendingEvent.of(parse_event("CI_PASSED", issue)))  # a's cached doc is stale now
+        doc = await pools[0].fetchval("SELECT data FROM mt_doc_issuestatus WHERE id = 'o/r#1'")
+        assert (doc["EventCount"], doc["PrNumber"], doc["CiStatus"], doc["State"]) == (3, 5, "passed", "in_review")
+        await a.close()
+        await b.close()
+    finally:
+        for p in pools:
+            await p.close()
