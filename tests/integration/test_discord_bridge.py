@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
-import pytest
 
 from tests.fake_discord import FakeDiscord
 
@@ -15,11 +12,6 @@ from .discord_harness import running_rig, thread_messages
 REPO = "acme/app"
 ISSUE = {"repo": REPO, "issueNumber": 7}
 
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        yield fake
 
 
 async def test_one_thread_per_issue_with_lifecycle_in_order(

@@ -15,11 +15,6 @@ from .discord_harness import Rig, running_rig
 REPO = "acme/app"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        yield fake
-
 
 @pytest.fixture
 async def rig(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> AsyncIterator[Rig]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 
 from tests.fake_discord import ADMIN_MEMBER, GATE_MEMBER, GATE_ROLE, PLAIN_MEMBER, FakeDiscord
 
@@ -18,11 +16,6 @@ REPO = "acme/app"
 ISSUE = {"repo": REPO, "issueNumber": 7}
 STREAM = f"{REPO}#7"
 
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        yield fake
 
 
 def thread_of(fake: FakeDiscord) -> dict[str, Any]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
-import pytest
 from aiohttp.test_utils import TestClient
 
 from eventstore.conductor import remind_open_gates
@@ -74,11 +72,6 @@ async def test_reminders_stop_when_the_gate_closes(api: TestClient, store: Postg
         assert (await api.post("/api/events", json=closer)).status == 201
         assert await remind_open_gates(store, start + timedelta(minutes=90), EVERY) == [], closer["type"]
 
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        yield fake
 
 
 async def test_reminder_rebuilt_after_restart_and_posted_with_the_role(
