@@ -4,6 +4,9 @@ Why one writer task with group commit: a measured single-row append pays most of
 per-transaction overhead (round trips, commit, WAL flush), and appends to one hot stream serialise
 on the stream row's lock anyway. So concurrent ``append`` calls queue here; one task takes
 everything queued, writes it in ONE transaction and answers every caller after the commit.
+Usually that transaction is one round trip: ``ce_append_batch`` (see schema.py) locks, numbers,
+writes and commits; the documents the projections need come from a cache that the function
+validates (see ``_append_batch``).
 
 Why an advisory lock per writing transaction: seq_id comes from a sequence, and without
 serialisation two transactions can commit out of seq_id order, so a reader following
@@ -81,8 +84,8 @@ class _Batch:
 async def serialised_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """A transaction holding ``APPEND_LOCK`` until it ends. BEGIN and the lock travel in one
     round trip (the simple query protocol takes both statements in one message)."""
-    await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
     try:
+        await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
         yield
     except BaseException:
         if not conn.is_closed():
@@ -206,8 +209,11 @@ class PostgresEventStore(EventStore):
                     await self._run_decision(work)
                 else:
                     await self._run_batch(work.jobs)
-            except Exception:  # the writer must outlive any one failure; callers got their error
+            except Exception as exc:  # the writer must outlive any one failure
                 log.exception("event store writer: unexpected failure")
+                jobs = [work] if isinstance(work, _DecideJob) else work.jobs
+                for job in jobs:  # nobody waits forever: whoever is still waiting gets an error
+                    _settle(job.future, StoreUnavailable(f"unexpected failure: {type(exc).__name__}"))
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -233,10 +239,10 @@ class PostgresEventStore(EventStore):
         except CONNECTION_ERRORS as exc:
             await self._drop_connection()
             _fail(live, StoreUnavailable(f"database unavailable: {exc}"))
-        except asyncpg.PostgresError as exc:
+        except Exception as exc:  # refused by the database, or a bug in a projection or rule
             if len(live) == 1:
-                log.warning("append refused by the database: %s", exc)
-                _fail(live, StoreUnavailable(f"the database refused the event: {exc}"))
+                log.error("append failed; nothing stored: %s", exc, exc_info=not isinstance(exc, asyncpg.PostgresError))
+                _fail(live, StoreUnavailable(f"the event could not be stored: {type(exc).__name__}"))
                 return
             # One bad event must not sink the others that shared its transaction: retry alone.
             for job in live:
