@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,8 +42,9 @@ class Poster(Protocol):
 
     async def ready(self) -> None: ...
 
-    async def open_thread(self, thread_id: int | None, name: str) -> int:
-        """An open thread: ``thread_id`` (unarchived if needed) or, if None or gone, a new one."""
+    async def open_thread(self, thread_id: int | None, name: Callable[[], Awaitable[str]]) -> int:
+        """An open thread: ``thread_id`` (unarchived if needed) or, if None or gone, a new one
+        named by ``name()`` (only called then: it may read the store)."""
         ...
 
     async def send(self, thread_id: int, post: Post, stream_id: str) -> int: ...
@@ -111,7 +112,7 @@ class DiscordNotifier:
             if not busy:
                 await _until_stopped(stop, wakeups.wait(self._next_wait()))
 
-    async def step(self, *, flush_all: bool = False) -> bool:
+    async def step(self) -> bool:
         """Handle one batch of new events and flush due folds; True if there may be more."""
         if self._cursor is None:
             self._cursor = await self._checkpoints.load(NAME)
@@ -121,14 +122,9 @@ class DiscordNotifier:
                 break
             await self._handle(rec)
             self._cursor = rec.seq
-        await self._flush_folds(force=flush_all)
+        await self._flush_folds()
         await self._checkpoints.save(NAME, self._safe_checkpoint())
         return len(recs) == self._batch and not self._stop.is_set()
-
-    async def catch_up(self) -> None:
-        """Deliver everything stored so far, folds included (tests and shutdown)."""
-        while await self.step(flush_all=True):
-            pass
 
     def _forget_progress(self) -> None:
         # Re-read from the checkpoint: the per-thread records make the replay skip what was posted.
@@ -159,9 +155,7 @@ class DiscordNotifier:
                 fold.recs.append(rec)
             return
         if isinstance(event, ev.MilestoneComplete):
-            post = render(rec)
-            if post is not None:
-                await self._poster.send_to_channel(post)
+            await self._announce(rec)
             return
         stream_id = rec.stream_id
         if parse_issue_stream_id(stream_id) is None:
@@ -173,6 +167,15 @@ class DiscordNotifier:
         await self._deliver(stream_id, rec.seq, post, title_hint=getattr(event, "title", None))
         for panel, note in closed_panels(event):
             await self._close_panel(panel, stream_id, note)
+
+    async def _announce(self, rec: RecordedEvent) -> None:
+        """A post in the channel itself (MILESTONE_COMPLETE), once even across replays."""
+        key = f"announce:{rec.id}"
+        post = render(rec)
+        if post is None or await self._links.message_for(key) is not None:
+            return
+        message_id = await self._poster.send_to_channel(post)
+        await self._links.remember_message(key, 0, message_id)
 
     async def _pr_url(self, event: ev.Event) -> str | None:
         """The issue's PR link, for a gate event that names the PR by number only."""
@@ -186,7 +189,7 @@ class DiscordNotifier:
         if thread is not None and thread[1] >= seq:
             return  # already in the thread (a replay)
         thread_id = await self._poster.open_thread(thread[0] if thread else None,
-                                                   await self._thread_name(stream_id, title_hint))
+                                                   lambda: self._thread_name(stream_id, title_hint))
         if thread is None or thread[0] != thread_id:
             await self._links.link(stream_id, thread_id)
         message_id = await self._poster.send(thread_id, post, stream_id)
@@ -222,10 +225,10 @@ class DiscordNotifier:
 
     # -- tool-call folding ------------------------------------------------------------------------
 
-    async def _flush_folds(self, *, force: bool) -> None:
+    async def _flush_folds(self) -> None:
         now = self._monotonic()
         for stream_id in list(self._folds):
-            if force or now - self._folds[stream_id].started >= self._fold_seconds:
+            if now - self._folds[stream_id].started >= self._fold_seconds:
                 await self._flush_fold(stream_id)
 
     async def _flush_fold(self, stream_id: str) -> None:

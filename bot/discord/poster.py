@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
 
@@ -33,18 +34,18 @@ class DiscordPoster:
         except discord.NotFound:
             return None
 
-    async def open_thread(self, thread_id: int | None, name: str) -> int:
+    async def open_thread(self, thread_id: int | None, name: Callable[[], Awaitable[str]]) -> int:
         if thread_id is not None:
             thread = await self._channel(thread_id)
             if isinstance(thread, discord.Thread):
                 if thread.archived:
                     await thread.edit(archived=False)
                 return thread.id
-            log.warning("thread %s is gone; opening a new one for %r", thread_id, name)
+            log.warning("thread %s is gone; opening a new one", thread_id)
         parent = await self._channel(self._channel_id)
         if not isinstance(parent, discord.TextChannel):
             raise RuntimeError(f"DISCORD_CHANNEL_ID {self._channel_id} is not a text channel the bot can see")
-        thread = await parent.create_thread(name=name, type=discord.ChannelType.public_thread,
+        thread = await parent.create_thread(name=await name(), type=discord.ChannelType.public_thread,
                                             auto_archive_duration=AUTO_ARCHIVE_MINUTES)
         return thread.id
 

@@ -130,3 +130,22 @@ async def test_agent_stuck_posts_into_the_issue_thread(fake: FakeDiscord, db: as
         await fake.wait_for(lambda: any("stuck" in m for m in thread_messages(fake, f"{REPO}#7")))
         await rig.post({"type": "AGENT_STUCK", **ISSUE, "agentId": "dev-e-2", "reason": "sla"})
         await fake.wait_for(lambda: any("Escalated" in m for m in thread_messages(fake, f"{REPO}#7")))
+
+
+async def test_milestone_complete_is_announced_in_the_channel_once(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    def announcements() -> list[str]:
+        return [m["content"] for m in fake.messages_in(fake.channel_id) if m["content"].startswith("🏆")]
+
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        for n in (1, 2):
+            await rig.post({"type": "ISSUE_APPROVED", "repo": REPO, "issueNumber": n, "milestone": "v1"})
+        for n in (1, 2):
+            await rig.post({"type": "ISSUE_DONE", "repo": REPO, "issueNumber": n})
+        await fake.wait_for(lambda: announcements())
+        await db.execute("UPDATE mt_event_progression SET last_seq_id = 0")  # force a full replay
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        await rig.post({"type": "CI_PASSED", "repo": REPO, "issueNumber": 1})
+        await fake.wait_for(lambda: any(m.startswith("✅ CI passed") for m in thread_messages(fake, f"{REPO}#1")))
+    assert announcements() == ["🏆 Milestone **v1** of acme/app complete (2 issues)"]
+    assert len(thread_messages(fake, f"{REPO}#1")) == 3  # approved, done, CI passed: the replay repeated none
