@@ -1,8 +1,8 @@
 """Discord delivery: a checkpointed reader of ``mt_events`` that posts into issue threads.
 
 Driven from the store, never from the HTTP request: appends never wait for Discord. The reader
-follows the global sequence (commit order equals sequence order, see the store), so each thread
-gets its events in stream order.
+follows the global sequence (commit order equals sequence order, see the store) in batches; within
+a batch each stream's events go out in order while different threads are posted concurrently.
 
 Exactly-once, as far as Discord allows: after posting an event into a thread the reader records
 the thread's ``last_seq``; a replay (after a crash or an error) skips what a thread already has.
@@ -117,11 +117,19 @@ class DiscordNotifier:
         if self._cursor is None:
             self._cursor = await self._checkpoints.load(NAME)
         recs = await self._store.read_all(self._cursor, self._batch)
+        # Threads are independent (and Discord rate-limits each on its own): deliver the batch's
+        # streams concurrently, each stream's events in order. A slow or rate-limited thread then
+        # holds up only its own messages (until the batch ends), not every other thread's.
+        by_stream: dict[str, list[RecordedEvent]] = {}
         for rec in recs:
-            if self._stop.is_set():
-                break
-            await self._handle(rec)
-            self._cursor = rec.seq
+            by_stream.setdefault(rec.stream_id, []).append(rec)
+        outcomes = await asyncio.gather(*(self._handle_stream(g) for g in by_stream.values()),
+                                        return_exceptions=True)  # no cancelling a post half-done
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]
+        if recs and all(outcomes):
+            self._cursor = recs[-1].seq
         await self._flush_folds()
         await self._checkpoints.save(NAME, self._safe_checkpoint())
         return len(recs) == self._batch and not self._stop.is_set()
@@ -144,6 +152,14 @@ class DiscordNotifier:
         return max(0.05, min(1.0, oldest + self._fold_seconds - self._monotonic()))
 
     # -- per event --------------------------------------------------------------------------------
+
+    async def _handle_stream(self, recs: list[RecordedEvent]) -> bool:
+        """One stream's events in order; False if stopped before the end."""
+        for rec in recs:
+            if self._stop.is_set():
+                return False
+            await self._handle(rec)
+        return True
 
     async def _handle(self, rec: RecordedEvent) -> None:
         event = rec.event
@@ -227,9 +243,11 @@ class DiscordNotifier:
 
     async def _flush_folds(self) -> None:
         now = self._monotonic()
-        for stream_id in list(self._folds):
-            if now - self._folds[stream_id].started >= self._fold_seconds:
-                await self._flush_fold(stream_id)
+        due = [s for s, fold in self._folds.items() if now - fold.started >= self._fold_seconds]
+        outcomes = await asyncio.gather(*(self._flush_fold(s) for s in due), return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]
 
     async def _flush_fold(self, stream_id: str) -> None:
         fold = self._folds.get(stream_id)

@@ -1,0 +1,17 @@
+"""Benchmark scenarios, one module each; ``SCENARIOS`` maps the name given on the command line to a
+factory. To add one: subclass ``bench.harness.runner.Scenario`` in a new module and list it here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..harness.runner import Scenario
+from .append import AppendScenario
+from .discord_latency import DiscordLatencyScenario
+
+# In the order "all" (the default) runs them: discord_latency first, while the machine is idle (its
+# target is stated for an idle machine; append leaves large tables behind for autovacuum).
+SCENARIOS: dict[str, Callable[[], Scenario]] = {
+    "discord_latency": DiscordLatencyScenario,
+    "append": AppendScenario,
+}
