@@ -333,14 +333,6 @@ EVENT_TYPES: dict[str, type[Event]] = {cls.wire_name: cls for cls in _all_event_
 BY_ALIAS: dict[str, type[Event]] = {cls.alias: cls for cls in EVENT_TYPES.values()}
 KNOWN_TYPES: tuple[str, ...] = tuple(sorted(EVENT_TYPES))
 
-LIFECYCLE: frozenset[str] = frozenset(
-    {
-        "ISSUE_APPROVED", "ISSUE_ASSIGNED", "ISSUE_UNASSIGNED", "WORK_STARTED", "BRANCH_CREATED",
-        "PR_CREATED", "CI_PASSED", "CI_FAILED", "REVIEW_PASSED", "REVIEW_DISPUTED",
-        "HUMAN_GATE_TRIGGERED", "MERGED", "DEPLOYED_STAGING", "SMOKE_PASSED", "SMOKE_FAILED",
-        "DEPLOYED_PRODUCTION", "VERIFIED", "ISSUE_DONE",
-    }
-)  # fmt: skip
 OBSERVABILITY: frozenset[str] = frozenset(
     {"TOOL_USED", "MEMORY_WRITE", "MEMORY_READ", "MEMORY_HIT_USED", "TOKEN_USAGE"}
 )
