@@ -131,3 +131,13 @@ async def test_escalation_panel_requeues_or_closes(fake: FakeDiscord, db: asyncp
         again = await fake.click_button(message, f"cnd:close:{STREAM}", user=GATE_MEMBER)
         assert "not escalated" in (await fake.wait_callback(again)).data["content"]
         await fake.wait_for(lambda: all(b.get("disabled") for b in buttons(fake.message(message["id"]) or {})))
+        # escalated again (two strikes), and this time closed
+        for agent in ("dev-e-1", "dev-e-2"):
+            await rig.post({"type": "AGENT_STUCK", **ISSUE, "agentId": agent})
+        second = await fake.wait_for(lambda: next((m for m in fake.messages_in(thread_of(fake)["id"])
+                                                   if "Escalated" in m["content"] and m["id"] != message["id"]), None))
+        close = await fake.click_button(second, f"cnd:close:{STREAM}", user=ADMIN_MEMBER)
+        assert (await fake.wait_callback(close)).data["content"].startswith("🛑 Closed")
+        issue = await (await rig.http.get(f"{rig.url}/api/issues/{REPO}/7")).json()
+        assert issue["state"] == "closed"
+        assert await db.fetchval("SELECT data->>'DecidedBy' FROM mt_events WHERE type = 'issue_closed'") == ADMIN_MEMBER
