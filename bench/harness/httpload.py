@@ -34,6 +34,18 @@ def percentile(sorted_values: array | list, p: float) -> float:
     return sorted_values[k]
 
 
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: bytes) -> int:
+    """Send one keep-alive request and read its whole answer; returns the status code."""
+    writer.write(req)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lower = head.lower()
+    at = lower.find(b"content-length:")
+    length = int(lower[at + 15:lower.index(b"\r\n", at)]) if at >= 0 else 0
+    if length:
+        await reader.readexactly(length)
+    return int(head[9:12])
+
+
 async def _client(host: str, port: int, requests: list[bytes], start: int, step: int,
                   deadline: float, limit: int | None, lat: array, status: dict[int, int],
                   errors: dict[str, int]) -> None:
@@ -52,14 +64,7 @@ async def _client(host: str, port: int, requests: list[bytes], start: int, step:
             i += step
             sent += 1
             t0 = clock()
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            code = int(head[9:12])
-            lower = head.lower()
-            at = lower.find(b"content-length:")
-            length = int(lower[at + 15:lower.index(b"\r\n", at)]) if at >= 0 else 0
-            if length:
-                await reader.readexactly(length)
+            code = await exchange(reader, writer, req)
             lat.append(clock() - t0)
             status[code] = status.get(code, 0) + 1
     except (OSError, asyncio.IncompleteReadError, ValueError):

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from httpload import build_requests, percentile
+from httpload import build_requests, exchange, percentile
 
 
 async def _connection(host: str, port: int, requests: list[bytes], c: int, k: int, rate: float,
@@ -44,14 +44,7 @@ async def _connection(host: str, port: int, requests: list[bytes], c: int, k: in
             req = requests[(n * k + c) % len(requests)]
             n += 1
             t0 = clock()
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            code = int(head[9:12])
-            lower = head.lower()
-            at = lower.find(b"content-length:")
-            length = int(lower[at + 15:lower.index(b"\r\n", at)]) if at >= 0 else 0
-            if length:
-                await reader.readexactly(length)
+            code = await exchange(reader, writer, req)
             stats["lat"].append(clock() - t0)
             stats["ok" if 200 <= code < 300 else "bad"] += 1
             if n == 1:  # this connection's first answer
