@@ -102,6 +102,7 @@ async def reset_database(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await conn.execute(f"TRUNCATE {tables} CASCADE")
         await conn.execute("ALTER SEQUENCE mt_events_sequence RESTART")
+        await conn.execute("UPDATE ce_state SET doc_version = 0")
 
 
 @pytest.fixture

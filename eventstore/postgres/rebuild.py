@@ -57,6 +57,8 @@ async def rebuild_documents(conn: asyncpg.Connection, projector: Projector,
                     await projector.apply(record_from_row(row), StreamRef(row["stream_id"], kind), docs)
             count += len(rows)
             after = rows[-1]["seq_id"]
+        # Writers that cached documents must not keep using them: a new document version.
+        await conn.execute("UPDATE ce_state SET doc_version = doc_version + 1 WHERE id = 1")
         for model in models:
             table = doc_table(model)
             await conn.execute(f"TRUNCATE {table}")

@@ -39,33 +39,45 @@ _DOC_UPSERT = """    IF '{table}' = ANY(doc_tables) THEN
 
 APPEND_FUNCTION = """
 -- One batch of appends in one statement (one round trip, committed with it). Like Marten's
--- mt_quick_append_events, versions are computed here, after the lock. When the caller computed
--- the batch from state it read (or cached) at some seq_id, it passes that seq_id; if anything
--- committed since, the batch is refused with SQLSTATE CE001 and the caller redoes it under the
--- lock. previous_max (the highest seq_id before this batch) tells the caller whether another
--- writer committed since its last batch.
-CREATE OR REPLACE FUNCTION ce_append_batch(
-    expected_max bigint, lock_key bigint, ts timestamptz,
+-- mt_quick_append_events, versions are computed here, after the lock.
+-- A caller that computed the batch's documents from state it read or cached passes what it saw:
+-- expected_docs (the document version, ce_state.doc_version, which every batch that writes
+-- documents increments) and, if it also relied on stream versions or stored ids, expected_max
+-- (the highest seq_id). If either moved, the batch is refused with SQLSTATE CE001 and the caller
+-- redoes it under the lock. docs_before/docs_after tell it how the document version moved.
+DO $drop$ DECLARE f regprocedure; BEGIN
+    FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname = 'ce_append_batch' LOOP
+        EXECUTE 'DROP FUNCTION ' || f;   -- an older signature, from an earlier version
+    END LOOP;
+END $drop$;
+CREATE FUNCTION ce_append_batch(
+    expected_max bigint, expected_docs bigint, lock_key bigint, ts timestamptz,
     stream_ids varchar[], stream_types varchar[], event_ids uuid[], bodies text[],
     aliases varchar[], dotnet_types varchar[],
     doc_tables varchar[], doc_ids varchar[], doc_bodies text[], doc_types varchar[])
-RETURNS TABLE (event_id uuid, event_seq bigint, event_version bigint, previous_max bigint)
+RETURNS TABLE (event_id uuid, event_seq bigint, event_version bigint, docs_before bigint, docs_after bigint)
 -- The writer's session plans every statement afresh (its ad-hoc reads must never keep a plan made
 -- on empty tables); this function's own statements are safe with cached plans, and replanning
 -- them on every call cost PostgreSQL about 40 us per event.
 LANGUAGE plpgsql SET plan_cache_mode = auto AS $fn$
 DECLARE
-    current_max bigint;
+    before_docs bigint;
+    after_docs bigint;
     ids uuid[];
     seqs bigint[];
     versions bigint[];
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key);
-    SELECT coalesce(max(e.seq_id), 0) INTO current_max FROM mt_events e;
-    IF expected_max IS NOT NULL THEN
-        IF current_max <> expected_max THEN
-            RAISE EXCEPTION 'state changed since it was read' USING ERRCODE = 'CE001';
-        END IF;
+    IF expected_max IS NOT NULL AND expected_max <> (SELECT coalesce(max(e.seq_id), 0) FROM mt_events e) THEN
+        RAISE EXCEPTION 'events were appended since the state was read' USING ERRCODE = 'CE001';
+    END IF;
+    SELECT s.doc_version INTO before_docs FROM ce_state s WHERE s.id = 1;
+    IF expected_docs IS NOT NULL AND expected_docs <> before_docs THEN
+        RAISE EXCEPTION 'documents changed since they were read' USING ERRCODE = 'CE001';
+    END IF;
+    after_docs := before_docs;
+    IF cardinality(doc_tables) > 0 THEN
+        UPDATE ce_state s SET doc_version = s.doc_version + 1 WHERE s.id = 1 RETURNING s.doc_version INTO after_docs;
     END IF;
     -- Static statements per document table, so PL/pgSQL caches their plans.
 {doc_upserts}    -- Stream rows and events in one statement: the foreign key is checked at its end.
@@ -90,7 +102,7 @@ BEGIN
     SELECT array_agg(r.id), array_agg(r.seq_id), array_agg(r.version) INTO ids, seqs, versions
     FROM inserted r;
     PERFORM pg_notify('conductor_e_events', (SELECT max(x) FROM unnest(seqs) AS x)::text);
-    RETURN QUERY SELECT u.*, current_max FROM unnest(ids, seqs, versions) AS u;
+    RETURN QUERY SELECT u.*, before_docs, after_docs FROM unnest(ids, seqs, versions) AS u;
 END
 $fn$;
 """.format(doc_upserts="".join(_DOC_UPSERT.format(table=t) for t in DOC_TABLES))
@@ -151,6 +163,13 @@ CREATE TABLE IF NOT EXISTS ce_discord_threads (
     last_seq   bigint                   NOT NULL DEFAULT 0,
     created    timestamp with time zone NOT NULL DEFAULT (now())
 );
+-- The version of the read-model documents: every batch that writes documents increments it, so a
+-- writer can tell whether documents it cached are still current (see ce_append_batch).
+CREATE TABLE IF NOT EXISTS ce_state (
+    id          int    NOT NULL PRIMARY KEY CHECK (id = 1),
+    doc_version bigint NOT NULL
+);
+INSERT INTO ce_state (id, doc_version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 -- Discord messages that carry a gate's buttons, so a decision can edit them later.
 CREATE TABLE IF NOT EXISTS ce_discord_messages (
     key        varchar                  NOT NULL PRIMARY KEY,

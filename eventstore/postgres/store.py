@@ -114,8 +114,9 @@ class PostgresEventStore(EventStore):
         self._writer: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._closing = False
+        # Documents this process read or wrote, current as of document version ``_cache_docs``.
         self._cache: dict[tuple[type[BaseModel], str], BaseModel | None] = {}
-        self._cache_seq: int | None = None
+        self._cache_docs: int | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -252,10 +253,11 @@ class PostgresEventStore(EventStore):
         """One batch, usually in ONE round trip (``ce_append_batch``).
 
         - Analytics events with fresh ids need no state: written as they are.
-        - Others need documents. If every one is in the cache, the batch is computed from it and
-          the write is refused (StaleRead) should anything have committed since the cache's
-          seq_id. Otherwise the state is read first (without the lock) and checked the same way.
-        - A refused batch is redone inside a locked transaction, reading everything afresh.
+        - Others need documents. If every one is in the cache, the batch is computed from it;
+          otherwise the state is read first (without the lock). Either way the function refuses
+          the write (StaleRead) if documents changed since -- or, for a batch that relied on
+          stream versions or stored ids, if any event was appended since -- and the batch is
+          redone inside a locked transaction that reads everything afresh.
         """
         conn = await self._connection()
         pendings = [j.pending for j in jobs]
@@ -269,17 +271,17 @@ class PostgresEventStore(EventStore):
                     uow = UnitOfWork(conn, self._clock(), projector, lazy_versions=True)
                     outcomes, first_with_id = await self._stage(uow, jobs, read=False)
                     recorded = await uow.flush()
-                elif not must_read and self._cache_seq is not None and \
-                        UnitOfWork.covers(self._cache, wanted):
+                elif not must_read and self._cache_docs is not None and UnitOfWork.covers(self._cache, wanted):
                     uow = UnitOfWork(conn, self._clock(), projector, lazy_versions=True, docs=self._cache)
                     outcomes, first_with_id = await self._stage(uow, jobs, read=False)
-                    recorded = await uow.flush(read_up_to=self._cache_seq)
+                    recorded = await uow.flush(expected_docs=self._cache_docs)
                 else:
                     uow = UnitOfWork(conn, self._clock(), projector)
                     outcomes, first_with_id = await self._stage(uow, jobs, read=True)
-                    recorded = await uow.flush(read_up_to=uow.read_up_to)
+                    recorded = await uow.flush(expected_docs=uow.read_docs,
+                                               expected_max=uow.read_up_to if must_read else None)
             except StaleRead:
-                log.debug("another writer committed since the batch's state was read; redoing it under the lock")
+                log.debug("state changed since the batch read it; redoing it under the lock")
                 async with serialised_transaction(conn):
                     uow = UnitOfWork(conn, self._clock(), projector)
                     outcomes, first_with_id = await self._stage(uow, jobs, read=True)
@@ -298,21 +300,22 @@ class PostgresEventStore(EventStore):
             _settle(job.future, outcome)
 
     # -- the document cache -----------------------------------------------------------------------
-    # Documents this process wrote or read, valid as of ``_cache_seq`` (the highest seq_id when it
-    # last committed). ce_append_batch reports the highest seq_id before each batch: if that is
-    # not ``_cache_seq``, another process wrote in between and the cache is dropped.
+    # ce_append_batch reports the document version (ce_state) before and after each batch: if
+    # "before" is not the version the cache was current at, another process changed documents and
+    # the cache is dropped; what this batch read or wrote is current at "after". Analytics events
+    # never change documents, so another process's analytics traffic leaves the cache valid.
 
     def _remember(self, uow: UnitOfWork, recorded: list[RecordedEvent]) -> None:
         if not recorded:
             return
-        if uow.previous_max != self._cache_seq or len(self._cache) > CACHE_LIMIT:
+        if uow.docs_before != self._cache_docs or len(self._cache) > CACHE_LIMIT:
             self._cache.clear()
-        self._cache.update(uow.docs)  # read or checked at previous_max, so current at this commit
-        self._cache_seq = max(r.seq for r in recorded)
+        self._cache.update(uow.docs)
+        self._cache_docs = uow.docs_after
 
     def _forget_cache(self) -> None:
         self._cache.clear()
-        self._cache_seq = None
+        self._cache_docs = None
 
     async def _stage(self, uow: UnitOfWork, jobs: list[_AppendJob], *, read: bool
                      ) -> tuple[dict[int, AppendResult | StoreError], dict[uuid.UUID, int]]:

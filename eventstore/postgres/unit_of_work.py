@@ -30,7 +30,8 @@ INSERT INTO {table} (id, data, mt_last_modified, mt_dotnet_type)
 SELECT i, d::jsonb, COALESCE($3, transaction_timestamp()), $4 FROM unnest($1::varchar[], $2::text[]) AS u(i, d)
 ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, mt_last_modified = EXCLUDED.mt_last_modified
 """
-_LOAD_MARKER = "(SELECT coalesce(max(seq_id), 0) FROM mt_events)"
+_LOAD_MARKERS = ("(SELECT coalesce(max(seq_id), 0) FROM mt_events)",
+                 "(SELECT doc_version FROM ce_state WHERE id = 1)")
 _LOAD_EVENTS = """(SELECT coalesce(json_agg(json_build_object('seq_id', seq_id, 'id', id, 'stream_id', stream_id,
     'version', version, 'type', type, 'timestamp', "timestamp", 'data', data)), '[]')
   FROM mt_events WHERE id = ANY($1::uuid[]))"""
@@ -55,13 +56,16 @@ class UnitOfWork:
         self._projector = projector
         self._lazy_versions = lazy_versions
         self.read_up_to: int | None = None
+        self.read_docs: int | None = None
         self._versions: dict[str, int] = {}
         self._stream_types: dict[str, str] = {}
         # Documents this unit loaded or changed; ``cache`` (read only here) holds documents known to
         # be current as of the state the batch is checked against.
         self.docs: dict[tuple[type[BaseModel], str], BaseModel | None] = {}
         self._cache = docs or {}
-        self.previous_max: int | None = None  # set by flush: the highest seq_id before this batch
+        # set by flush: the document version before and after this batch
+        self.docs_before: int | None = None
+        self.docs_after: int | None = None
         self._dirty: dict[tuple[type[BaseModel], str], BaseModel] = {}
         self._staged: list[RecordedEvent] = []
         self._staged_ids: set[uuid.UUID] = set()
@@ -71,12 +75,12 @@ class UnitOfWork:
     async def load(self, event_ids: Iterable[uuid.UUID], stream_ids: Iterable[str],
                    documents: Mapping[type[BaseModel], Iterable[str]]) -> dict[uuid.UUID, RecordedEvent]:
         """In ONE query: which of ``event_ids`` are stored already, the streams' versions, the
-        documents a batch will touch, and the highest seq_id (``read_up_to``: what the read saw).
-        Returns the stored events by id."""
+        documents a batch will touch, and what the read saw (``read_up_to``: the highest seq_id;
+        ``read_docs``: the document version). Returns the stored events by id."""
         wanted = [(model, sorted(set(ids))) for model, ids in documents.items()]
         columns = [_LOAD_EVENTS, _LOAD_VERSIONS] + [
             _LOAD_DOCS.format(table=doc_table(model), n=n) for n, (model, _) in enumerate(wanted, start=3)
-        ] + [_LOAD_MARKER]
+        ] + list(_LOAD_MARKERS)
         sql = "SELECT " + ", ".join(f"{c} AS c{i}" for i, c in enumerate(columns))
         streams = sorted(set(stream_ids))
         row = await self._conn.fetchrow(sql, list(set(event_ids)), streams, *(ids for _, ids in wanted))
@@ -89,7 +93,8 @@ class UnitOfWork:
             for doc_id in ids:
                 raw = found.get(doc_id)
                 self.docs[(model, doc_id)] = None if raw is None else load_doc(model, raw)
-        self.read_up_to = int(row[f"c{len(columns) - 1}"])
+        self.read_up_to = int(row[f"c{len(columns) - 2}"])
+        self.read_docs = int(row[f"c{len(columns) - 1}"])
         existing: dict[uuid.UUID, RecordedEvent] = {}
         for e in _json(row["c0"]):
             rec = RecordedEvent.from_row(e["seq_id"], uuid.UUID(e["id"]), e["stream_id"], e["version"], e["type"],
@@ -176,18 +181,20 @@ class UnitOfWork:
                     await self.append(follow_up)
         return rec
 
-    async def flush(self, read_up_to: int | None = None) -> list[RecordedEvent]:
+    async def flush(self, *, expected_max: int | None = None, expected_docs: int | None = None
+                    ) -> list[RecordedEvent]:
         """Write everything staged with ``ce_append_batch`` (one statement); returns the events with
-        their sequence numbers and versions. ``read_up_to``: the seq_id the state was read at; if
-        anything committed since, raises StaleRead and writes nothing."""
+        their sequence numbers and versions. ``expected_docs``/``expected_max``: the document
+        version and highest seq_id the batch was computed from; if either moved, raises StaleRead
+        and writes nothing."""
         if not self._staged:
             return []
         staged, self._staged = self._staged, []
         dirty, self._dirty = self._dirty, {}
         try:
             rows = await self._conn.fetch(
-                "SELECT * FROM ce_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                read_up_to, APPEND_LOCK, self.now,
+                "SELECT * FROM ce_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                expected_max, expected_docs, APPEND_LOCK, self.now,
                 [r.stream_id for r in staged], [self._stream_types[r.stream_id] for r in staged],
                 [r.id for r in staged],
                 [json.dumps(r.data, separators=(",", ":"), ensure_ascii=False) for r in staged],
@@ -201,7 +208,7 @@ class UnitOfWork:
                 raise StaleRead(str(exc)) from exc
             raise
         placed = {r["event_id"]: (r["event_seq"], r["event_version"]) for r in rows}
-        self.previous_max = rows[0]["previous_max"]
+        self.docs_before, self.docs_after = rows[0]["docs_before"], rows[0]["docs_after"]
         return [replace(rec, seq=placed[rec.id][0], version=placed[rec.id][1]) for rec in staged]
 
 
