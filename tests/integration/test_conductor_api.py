@@ -208,3 +208,18 @@ async def test_rebuild_projections_yields_the_same_documents(api: TestClient, db
     assert count == await db.fetchval("SELECT count(*) FROM mt_events")
     assert await snapshot() == before
     assert len(before["mt_doc_issuestatus"]) == 3 and len(before["mt_doc_agentstatus"]) == 1
+
+
+async def test_rebuild_beside_a_running_store_invalidates_its_cached_documents(
+        api: TestClient, db: asyncpg.Pool) -> None:
+    await approve(api, 1)  # the store now caches acme/app#1's document
+    # an event written around the store (as another tool or Marten itself might), then a rebuild
+    await db.execute("""INSERT INTO mt_events (seq_id, id, stream_id, version, data, type, "timestamp")
+                        VALUES (nextval('mt_events_sequence'), gen_random_uuid(), 'acme/app#1', 2,
+                                '{"Repo": "acme/app", "IssueNumber": 1, "PrNumber": 5}', 'pr_created', now())""")
+    await db.execute("UPDATE mt_streams SET version = 2 WHERE id = 'acme/app#1'")
+    async with db.acquire() as conn:
+        await rebuild_documents(conn, RigProjector(), DOCUMENT_TYPES)
+    await post(api, {"type": "CI_PASSED", "repo": REPO, "issueNumber": 1})
+    doc = await issue(api, 1)
+    assert (doc["prNumber"], doc["eventCount"], doc["ciStatus"]) == (5, 3, "passed")
