@@ -1,9 +1,11 @@
-"""One writing transaction: stream versions, documents, staged events and their flush.
+"""What one batch (or one decision) reads and stages, and its write.
 
-Created by the writer (``writer.py``) after it has taken the append advisory lock, so nothing it
-reads can change under it. Events are staged with ``append``; ``flush`` gives them versions and
-sequence numbers, runs the inline projections (which may stage follow-up events), and writes
-events, streams and documents in a handful of set-based statements.
+``load`` reads in one query what the batch needs (stored ids, stream versions, documents, and
+markers of what it saw); ``append`` stages an event and runs the inline projections, which may
+stage follow-ups; ``flush`` writes everything with one call of ``ce_append_batch``.
+A unit runs either optimistically, without the lock -- then ``flush`` passes the markers and the
+function refuses the batch (StaleRead) if they moved -- or inside a locked transaction
+(decisions, and the redo of a refused batch), where nothing it reads can change under it.
 """
 
 from __future__ import annotations
