@@ -1,6 +1,6 @@
 """A fake Discord (REST + gateway on loopback) for running the real discord.py bot in tests.
 
-See /work/shared/docs/discord-fake.md for the protocol facts this is built on.
+The protocol facts it is built on are in the team's shared notes (discord-fake.md).
 """
 
 from .client import redirect_discord_py
