@@ -295,12 +295,9 @@ async def get_message(request: web.Request) -> web.Response:
     return json_response(message) if message is not None else _unknown_message()
 
 
-@routes.patch(API_PREFIX + "/channels/{channel_id}/messages/{message_id}")
-async def patch_message(request: web.Request) -> web.Response:
+async def edit_message(request: web.Request, message: JSON) -> web.Response:
+    """Apply a PATCH body (and any uploaded files) to ``message``: only the keys sent change."""
     fake = fake_of(request)
-    message = _message_in(request)
-    if message is None:
-        return _unknown_message()
     body = dict(body_of(request) or {})
     if files_of(request):
         new = attachments_from(files_of(request), message["channel_id"], fake.state.ids)
@@ -308,6 +305,14 @@ async def patch_message(request: web.Request) -> web.Response:
     fake.state.edit_message(message, body)
     await events.message_updated(fake, message)
     return json_response(message)
+
+
+@routes.patch(API_PREFIX + "/channels/{channel_id}/messages/{message_id}")
+async def patch_message(request: web.Request) -> web.Response:
+    message = _message_in(request)
+    if message is None:
+        return _unknown_message()
+    return await edit_message(request, message)
 
 
 @routes.delete(API_PREFIX + "/channels/{channel_id}/messages/{message_id}")

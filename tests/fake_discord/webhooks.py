@@ -22,7 +22,7 @@ from .records import (
     Callback,
     InteractionRecord,
 )
-from .rest import attachments_from
+from .rest import attachments_from, edit_message
 from .wire import API_PREFIX, body_of, discord_error, fake_of, files_of, json_response, no_content
 
 if TYPE_CHECKING:
@@ -174,20 +174,13 @@ async def get_webhook_message(request: web.Request) -> web.Response:
 
 @routes.patch(_MESSAGE_PATH)
 async def patch_webhook_message(request: web.Request) -> web.Response:
-    fake = fake_of(request)
     record = _record_for(request)
     if record is None:
         return _unknown_webhook()
     message = _webhook_message(request, record)
     if message is None:
         return discord_error(404, 10008, "Unknown Message")
-    body = dict(body_of(request) or {})
-    if files_of(request):
-        new = attachments_from(files_of(request), message["channel_id"], fake.state.ids)
-        body["attachments"] = list(body.get("attachments") or []) + new
-    fake.state.edit_message(message, body)
-    await events.message_updated(fake, message)
-    return json_response(message)
+    return await edit_message(request, message)
 
 
 @routes.delete(_MESSAGE_PATH)
