@@ -48,7 +48,6 @@ class InvalidSubmission(ValueError):
 def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEvent:
     if not isinstance(body, dict):
         raise InvalidSubmission("invalid_body", "the body must be a JSON object")
-    spelled = {snake_key(str(k)): str(k) for k in body}
     fields = {snake_key(str(k)): v for k, v in body.items()}
 
     wire_name = fields.get("type")
@@ -69,6 +68,7 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
             [Problem("type", "unknown event type")], {"knownTypes": list(KNOWN_TYPES)},
         ) from None
     except ValidationError as exc:
+        spelled = {snake_key(str(k)): str(k) for k in body}  # only on the error path
         problems = [_problem(err, spelled) for err in exc.errors(include_url=False, include_input=False)]
         summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
         raise InvalidSubmission("invalid_fields", f"invalid {wire_name.upper()}: {summary}", problems) from None
