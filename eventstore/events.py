@@ -15,9 +15,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from .naming import marten_alias, pascal_keys, snake_keys
+from .naming import marten_alias, pascal_key, snake_keys
 
 # ---------------------------------------------------------------------------------------------
 # Field types shared by many events.
@@ -36,6 +36,11 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 TARGET_PREVIEW_MAX = 120
 
 
+# Stored (serialised) names are PascalCase, as Marten's serializer writes them. Every model nested
+# in an event needs the same generator, or its keys would be stored snake_case.
+_STORED_NAMES = AliasGenerator(serialization_alias=pascal_key)
+
+
 class Priority(str, Enum):
     CRITICAL = "critical"
     HIGH = "high"
@@ -47,7 +52,9 @@ class Event(BaseModel):
     """Base of every event. Unknown JSON fields are ignored so newer agents keep working."""
 
     # No NaN or infinity: they are not JSON, and PostgreSQL's jsonb would refuse the whole event.
-    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+    # Serialised by alias = PascalCase (see ``stored_data``); validation keeps the field names.
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False,
+                              alias_generator=_STORED_NAMES)
 
     wire_name: ClassVar[str]
     alias: ClassVar[str]
@@ -59,8 +66,9 @@ class Event(BaseModel):
             cls.alias = marten_alias(cls.__name__)
 
     def stored_data(self) -> dict[str, Any]:
-        """The body as Marten stores it: PascalCase keys, enums as their values, nulls written."""
-        return pascal_keys(self.model_dump(mode="json"))
+        """The body as Marten stores it: PascalCase keys, enums as their values, nulls written.
+        The renaming happens inside pydantic's serializer (the alias generator), not in Python."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 class IssueEvent(Event):
@@ -78,7 +86,7 @@ class FollowUp(BaseModel):
 
 
 class Provider(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=_STORED_NAMES)
     name: Name
     status: ShortText = "unknown"
     details: ShortText | None = None
@@ -86,7 +94,7 @@ class Provider(BaseModel):
 
 
 class Integration(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=_STORED_NAMES)
     name: Name
     status: ShortText = "unknown"
     details: ShortText | None = None

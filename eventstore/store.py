@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from pydantic import BaseModel
 
 from .events import Event, load_stored
@@ -50,6 +51,12 @@ class PendingEvent:
     def data(self) -> dict[str, Any]:
         """The stored body (``Event.stored_data``), computed once; do not modify it."""
         return self.event.stored_data()
+
+    @cached_property
+    def data_json(self) -> str:
+        """``data`` as the compact JSON text written to ``mt_events.data``, computed once.
+        Raises ``orjson.JSONEncodeError`` for text UTF-8 cannot hold (a lone surrogate)."""
+        return orjson.dumps(self.data).decode()
 
     @classmethod
     def of(cls, event: Event, *, event_id: uuid.UUID | None = None,

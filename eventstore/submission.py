@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from .events import KNOWN_TYPES, UnknownEventType, parse_event
@@ -23,6 +24,9 @@ from .streams import Unroutable, route
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b0c6f0e-4a43-4c5e-9a44-1d6f3e6e2c11")
 _ENVELOPE = {"type", "event_id", "expected_version"}
+# Events are flat (the deepest known field, HEARTBEAT's providers, is 3 levels down); a deeper body
+# is refused before anything walks it, so no input can exhaust the stack.
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class InvalidSubmission(ValueError):
 def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEvent:
     if not isinstance(body, dict):
         raise InvalidSubmission("invalid_body", "the body must be a JSON object")
+    if _deeper_than(body, MAX_DEPTH):
+        raise InvalidSubmission("too_deeply_nested", f"the body is nested more than {MAX_DEPTH} levels deep")
     fields = {snake_key(str(k)): v for k, v in body.items()}
 
     wire_name = fields.get("type")
@@ -78,7 +84,7 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
     chosen = fields.get("event_id") is not None or bool(idempotency_key)
     pending = PendingEvent(event, stream, event_id, expected, may_exist=chosen)
-    _ensure_storable(pending.data)
+    _ensure_storable(pending)
     return pending
 
 
@@ -118,16 +124,18 @@ def _problem(err: Any, spelled: dict[str, str]) -> Problem:
     return Problem(field, message)
 
 
-def _ensure_storable(data: dict[str, Any]) -> None:
+def _ensure_storable(pending: PendingEvent) -> None:
     # PostgreSQL's jsonb refuses NUL characters, and lone surrogates cannot be encoded as UTF-8;
     # refusing them here keeps a bad event from ever reaching (and failing) a shared transaction.
-    for text in _strings(data):
-        if "\x00" in text:
-            raise InvalidSubmission("invalid_text", "text fields must not contain NUL characters")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidSubmission("invalid_text", "a text field holds an invalid Unicode surrogate") from None
+    # The check reads the very text that will be stored, which the store needs anyway: a NUL
+    # appears there as the escape \u0000 (a literal backslash-u0000 typed by a client also matches,
+    # so a hit is confirmed on the values), a surrogate makes the encoding fail.
+    try:
+        text = pending.data_json
+    except orjson.JSONEncodeError:
+        raise InvalidSubmission("invalid_text", "a text field holds an invalid Unicode surrogate") from None
+    if "\\u0000" in text and any("\x00" in s for s in _strings(pending.data)):
+        raise InvalidSubmission("invalid_text", "text fields must not contain NUL characters")
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -139,3 +147,17 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _strings(v)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests containers more than ``limit`` deep (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False

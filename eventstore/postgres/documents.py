@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel
 
 from ..naming import pascal_keys, snake_keys
@@ -21,12 +21,12 @@ def doc_table(model: type[BaseModel]) -> str:
 
 def dump_doc(doc: BaseModel) -> str:
     """The document as stored in ``data``: PascalCase, like Marten's serializer writes it."""
-    return json.dumps(pascal_keys(doc.model_dump(mode="json")), separators=(",", ":"))
+    return orjson.dumps(pascal_keys(doc.model_dump(mode="json"))).decode()
 
 
 def load_doc(model: type[D], data: dict[str, Any] | str) -> D:
     if isinstance(data, str):
-        data = json.loads(data)
+        data = orjson.loads(data)
     return model.model_validate(snake_keys(data))
 
 

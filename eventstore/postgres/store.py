@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections import deque
@@ -29,6 +28,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+import orjson
 from pydantic import BaseModel
 
 from ..projections import Projector
@@ -95,9 +95,13 @@ async def serialised_transaction(conn: asyncpg.Connection) -> AsyncIterator[None
     await conn.execute("COMMIT")
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):
-        await conn.set_type_codec(typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(typename, encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
 
 
 class PostgresEventStore(EventStore):

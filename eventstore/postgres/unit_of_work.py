@@ -10,7 +10,6 @@ function refuses the batch (StaleRead) if they moved -- or inside a locked trans
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -18,6 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+import orjson
 from pydantic import BaseModel
 
 from ..projections import Projector
@@ -70,6 +70,7 @@ class UnitOfWork:
         self.docs_after: int | None = None
         self._dirty: dict[tuple[type[BaseModel], str], BaseModel] = {}
         self._staged: list[RecordedEvent] = []
+        self._staged_json: list[str] = []  # each staged event's data as stored (PendingEvent.data_json)
         self._staged_ids: set[uuid.UUID] = set()
 
     # -- reads ---------------------------------------------------------------------------------
@@ -177,6 +178,7 @@ class UnitOfWork:
         rec = RecordedEvent(0, pending.event_id, pending.stream.id, version, event.alias,
                             self.now, pending.data, event)
         self._staged.append(rec)
+        self._staged_json.append(pending.data_json)
         if self._projector is not None:
             for follow_up in await self._projector.apply(rec, pending.stream, self):
                 if not await self.event_exists(follow_up.event_id):
@@ -192,6 +194,7 @@ class UnitOfWork:
         if not self._staged:
             return []
         staged, self._staged = self._staged, []
+        staged_json, self._staged_json = self._staged_json, []
         dirty, self._dirty = self._dirty, {}
         try:
             rows = await self._conn.fetch(
@@ -199,7 +202,7 @@ class UnitOfWork:
                 expected_max, expected_docs, APPEND_LOCK, self.now,
                 [r.stream_id for r in staged], [self._stream_types[r.stream_id] for r in staged],
                 [r.id for r in staged],
-                [json.dumps(r.data, separators=(",", ":"), ensure_ascii=False) for r in staged],
+                staged_json,
                 [r.alias for r in staged],
                 [f"{DOTNET_NAMESPACE}.{type(r.event).__name__}, ConductorE.Core" for r in staged],
                 [doc_table(model) for model, _ in dirty], [doc_id for _, doc_id in dirty],
@@ -224,12 +227,12 @@ async def upsert_documents(conn: asyncpg.Connection, model: type[BaseModel],
 
 
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def record_from_row(row: asyncpg.Record) -> RecordedEvent:
     data = row["data"]
     if isinstance(data, str):
-        data = json.loads(data)
+        data = orjson.loads(data)
     return RecordedEvent.from_row(row["seq_id"], row["id"], row["stream_id"], row["version"],
                                   row["type"], row["timestamp"], data)

@@ -99,20 +99,23 @@ async def test_bad_inputs_get_clear_4xx_and_store_nothing(api: TestClient, db: a
         (b'{"type": "HEARTBEAT", "agentId": "a#1"}', 422, "invalid_fields"),
         (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "x", "isMcp": "maybe"}', 422, "invalid_fields"),
         (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "x\\u0000"}', 422, "invalid_text"),
-        (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "\\ud800"}', 422, "invalid_fields"),
+        # a lone surrogate escape cannot become UTF-8 text: refused by the strict parser
+        (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "\\ud800"}', 400, "malformed_json"),
         (b'{"type": "TOKEN_USAGE", "agentId": "a", "costUsd": "NaN"}', 422, "invalid_fields"),
         (b'{"type": "SMOKE_PASSED", "repo": "o/r", "issueNumber": 1, "eventId": "x"}', 422, "invalid_fields"),
         (b'{"type": "SMOKE_PASSED", "repo": "o/r", "issueNumber": 1, "expectedVersion": -1}', 422,
          "invalid_fields"),
         (b'\xff\xfe', 400, "malformed_json"),
         (b'{"type": "HEARTBEAT", "agentId": "a", "providers": [{"status": "ready"}]}', 422, "invalid_fields"),
-        (b'{"type": "ISSUE_DONE", "repo": "o/r", "issueNumber": 1, "durationMinutes": 1e400}', 422,
-         "invalid_fields"),
+        (b'{"type": "ISSUE_DONE", "repo": "o/r", "issueNumber": 1, "durationMinutes": 1e400}', 400,
+         "malformed_json"),
         (b'{"type": "ISSUE_APPROVED", "repo": "o/r", "issueNumber": 100000000000000000000000}', 422,
          "invalid_fields"),
         (b'{"type": 5}', 400, "missing_type"),
         (b'{"type": "HEARTBEAT", "agentId": "a", "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", 400,
          "too_deeply_nested"),
+        # just past the service's own limit (32), far below the parser's
+        (b'{"type": "HEARTBEAT", "agentId": "a", "x": ' + b"[" * 32 + b"]" * 32 + b"}", 400, "too_deeply_nested"),
         (b'{"type": "HEARTBEAT", "agentId": "a", "x": ' + b'{"a":' * 900 + b"1" + b"}" * 900 + b"}", 400,
          "too_deeply_nested"),
     ]
@@ -147,3 +150,13 @@ async def test_target_preview_is_trimmed_to_120(api: TestClient, db: asyncpg.Poo
                                                "targetPreview": "y" * 500})
     assert resp.status == 201
     assert len(await db.fetchval("SELECT data->>'TargetPreview' FROM mt_events")) == 120
+
+
+async def test_text_that_looks_like_a_nul_escape_is_stored_intact(api: TestClient, db: asyncpg.Pool) -> None:
+    # A literal backslash followed by "u0000" is ordinary text (only a real NUL is refused), and
+    # nesting within the limit is accepted.
+    tricky = "C:\\u0000\\tmp"
+    resp = await api.post("/api/events", json={"type": "TOOL_USED", "agentId": "a", "toolName": tricky,
+                                               "extra": [[[[{"deep": 1}]]]]})
+    assert resp.status == 201, await resp.text()
+    assert await db.fetchval("SELECT data->>'ToolName' FROM mt_events") == tricky

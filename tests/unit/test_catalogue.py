@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from eventstore.events import EVENT_TYPES, KNOWN_TYPES, parse_event
-from eventstore.naming import marten_alias
+from eventstore.naming import marten_alias, pascal_keys
 from eventstore.streams import StreamKind, route
 
 # (wire name, class name, stored alias) -- never change an alias: stored rows carry it.
@@ -51,7 +51,7 @@ ISSUE = {"repo": "dashecorp/conductor-e", "issueNumber": 42}
 CASES: dict[str, tuple[dict, str, list[str]]] = {
     "ISSUE_APPROVED": ({**ISSUE, "title": "t", "priority": "high", "dependsOn": [41]},
                        "dashecorp/conductor-e#42", ["repo", "issueNumber"]),
-    "ISSUE_ASSIGNED": ({**ISSUE, "agentId": "dev-e-1", "attempt": 1}, "dashecorp/conductor-e#42",
+    "ISSUE_ASSIGNED": ({**ISSUE, "agentId": "dev-e-1", "attempt": 1, "causedBy": "e-1"}, "dashecorp/conductor-e#42",
                        ["repo", "issueNumber", "agentId"]),
     "ISSUE_UNASSIGNED": ({**ISSUE, "agentId": "dev-e-1", "reason": "r"}, "dashecorp/conductor-e#42",
                          ["agentId"]),
@@ -73,7 +73,9 @@ CASES: dict[str, tuple[dict, str, list[str]]] = {
     "DEPLOYED_PRODUCTION": ({**ISSUE, "reason": "production"}, "dashecorp/conductor-e#42", ["repo"]),
     "VERIFIED": (dict(ISSUE), "dashecorp/conductor-e#42", ["repo"]),
     "ISSUE_DONE": ({**ISSUE, "durationMinutes": 12.5}, "dashecorp/conductor-e#42", ["repo"]),
-    "HEARTBEAT": ({"agentId": "dev-e-node/abc12", "status": "idle"}, "dev-e-node/abc12", ["agentId"]),
+    "HEARTBEAT": ({"agentId": "dev-e-node/abc12", "status": "idle",
+                   "providers": [{"name": "claude", "status": "ready", "active": True}],
+                   "integrations": [{"name": "github", "status": "ok"}]}, "dev-e-node/abc12", ["agentId"]),
     "AGENT_STUCK": ({**ISSUE, "agentId": "dev-e-1", "reason": "sla"}, "dashecorp/conductor-e#42", ["agentId"]),
     "ESCALATED": ({**ISSUE, "reason": "r", "attempts": 2}, "dashecorp/conductor-e#42", ["repo"]),
     "HUMAN_GATE_REMINDER": ({**ISSUE, "prNumber": 7, "attempt": 30}, "dashecorp/conductor-e#42", ["repo"]),
@@ -110,6 +112,8 @@ def test_every_type_parses_routes_and_stores_pascal_case(wire_name: str) -> None
     for key in body:
         pascal = key[0].upper() + key[1:]
         assert pascal in stored, (key, stored)
+    # every key, nested and inherited ones included, is stored PascalCase (Marten's casing)
+    assert stored == pascal_keys(event.model_dump(mode="json"))
     # PascalCase input gives the same event
     pascal_body = {k[0].upper() + k[1:]: v for k, v in body.items()}
     assert parse_event(wire_name, pascal_body) == event
