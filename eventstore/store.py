@@ -11,8 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 from pydantic import BaseModel
@@ -33,6 +32,22 @@ def derived_event_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(FOLLOW_UP_NAMESPACE, "|".join(str(p) for p in parts))
 
 
+class _computed_once(Generic[T]):  # noqa: N801 - used like functools.cached_property
+    """``functools.cached_property`` without the per-instance lock it takes on Python 3.11, which
+    costs more than the value here (several per request). The result lands in the instance's
+    ``__dict__`` and shadows this non-data descriptor from then on."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self._func = func
+        self._name = func.__name__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> T:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        value = obj.__dict__[self._name] = self._func(obj)
+        return value
+
+
 @dataclass(frozen=True)
 class PendingEvent:
     """An event on its way into the store."""
@@ -47,12 +62,12 @@ class PendingEvent:
     # stored (a retry); a fresh server-made id cannot be, and the store skips looking it up.
     may_exist: bool = False
 
-    @cached_property
+    @_computed_once
     def data(self) -> dict[str, Any]:
         """The stored body (``Event.stored_data``), computed once; do not modify it."""
         return self.event.stored_data()
 
-    @cached_property
+    @_computed_once
     def data_json(self) -> str:
         """``data`` as the compact JSON text written to ``mt_events.data``, computed once.
         Raises ``orjson.JSONEncodeError`` for text UTF-8 cannot hold (a lone surrogate)."""

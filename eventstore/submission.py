@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from .events import KNOWN_TYPES, UnknownEventType, parse_event
+from .events import KNOWN_TYPES, UnknownEventType, event_class
 from .ids import new_event_id
 from .naming import camel_key, snake_key
 from .store import PendingEvent
@@ -52,21 +52,24 @@ class InvalidSubmission(ValueError):
 def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEvent:
     if not isinstance(body, dict):
         raise InvalidSubmission("invalid_body", "the body must be a JSON object")
-    if _deeper_than(body, MAX_DEPTH):
-        raise InvalidSubmission("too_deeply_nested", f"the body is nested more than {MAX_DEPTH} levels deep")
-    fields = {snake_key(str(k)): v for k, v in body.items()}
+    # One pass over the body: envelope fields set apart, keys snake_cased at every level (nested
+    # models such as HEARTBEAT's providers arrive in any casing too), nesting bounded.
+    data: dict[str, Any] = {}
+    for key, value in body.items():
+        data[snake_key(str(key))] = _snake_nested(value, 2) if isinstance(value, (dict, list)) else value
+    wire_name = data.pop("type", None)
+    raw_event_id = data.pop("event_id", None)
+    raw_expected = data.pop("expected_version", None)
 
-    wire_name = fields.get("type")
     if not isinstance(wire_name, str) or not wire_name:
         raise InvalidSubmission(
             "missing_type", "the field 'type' is required: the event type, e.g. ISSUE_APPROVED",
             [Problem("type", "required")], {"knownTypes": list(KNOWN_TYPES)},
         )
-    event_id = _event_id(fields.get("event_id"), idempotency_key)
-    expected = _expected_version(fields.get("expected_version"))
-    data = {k: v for k, v in fields.items() if k not in _ENVELOPE}
+    event_id = _event_id(raw_event_id, idempotency_key)
+    expected = _expected_version(raw_expected)
     try:
-        event = parse_event(wire_name.strip().upper(), data)
+        event = event_class(wire_name.strip().upper()).model_validate(data)
     except UnknownEventType:
         raise InvalidSubmission(
             "unknown_event_type",
@@ -82,7 +85,7 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
-    chosen = fields.get("event_id") is not None or bool(idempotency_key)
+    chosen = raw_event_id is not None or bool(idempotency_key)
     pending = PendingEvent(event, stream, event_id, expected, may_exist=chosen)
     _ensure_storable(pending)
     return pending
@@ -149,15 +152,12 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether JSON ``value`` nests containers more than ``limit`` deep (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if isinstance(child, (dict, list)):
-                if depth + 1 > limit:
-                    return True
-                stack.append((child, depth + 1))
-    return False
+def _snake_nested(value: dict[Any, Any] | list[Any], depth: int) -> dict[str, Any] | list[Any]:
+    """``value`` (at nesting ``depth``; the body is 1) with snake_case keys at every level.
+    Refuses nesting deeper than MAX_DEPTH, so the recursion is bounded by it."""
+    if depth > MAX_DEPTH:
+        raise InvalidSubmission("too_deeply_nested", f"the body is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        return {snake_key(str(k)): _snake_nested(v, depth + 1) if isinstance(v, (dict, list)) else v
+                for k, v in value.items()}
+    return [_snake_nested(v, depth + 1) if isinstance(v, (dict, list)) else v for v in value]
