@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -11,6 +12,7 @@ from eventstore.naming import camel_keys
 from eventstore.store import RecordedEvent
 
 
+@lru_cache(maxsize=256)  # every event of a batch shares its timestamp
 def timestamp(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 

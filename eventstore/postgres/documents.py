@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
 import orjson
@@ -32,3 +33,9 @@ def load_doc(model: type[D], data: dict[str, Any] | str) -> D:
 
 def dotnet_type(model: type[BaseModel]) -> str:
     return f"{DOTNET_NAMESPACE}.{model.__name__}"
+
+
+@cache
+def event_dotnet_type(event_class: type[BaseModel]) -> str:
+    """``mt_events.mt_dotnet_type``: the assembly-qualified name Marten records for an event."""
+    return f"{DOTNET_NAMESPACE}.{event_class.__name__}, ConductorE.Core"

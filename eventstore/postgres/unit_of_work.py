@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from ..projections import Projector
 from ..store import PendingEvent, RecordedEvent
-from .documents import DOTNET_NAMESPACE, doc_table, dotnet_type, dump_doc, load_doc
+from .documents import doc_table, dotnet_type, dump_doc, event_dotnet_type, load_doc
 from .schema import APPEND_LOCK
 
 D = TypeVar("D", bound=BaseModel)
@@ -60,7 +60,6 @@ class UnitOfWork:
         self.read_up_to: int | None = None
         self.read_docs: int | None = None
         self._versions: dict[str, int] = {}
-        self._stream_types: dict[str, str] = {}
         # Documents this unit loaded or changed; ``cache`` (read only here) holds documents known to
         # be current as of the state the batch is checked against.
         self.docs: dict[tuple[type[BaseModel], str], BaseModel | None] = {}
@@ -70,7 +69,8 @@ class UnitOfWork:
         self.docs_after: int | None = None
         self._dirty: dict[tuple[type[BaseModel], str], BaseModel] = {}
         self._staged: list[RecordedEvent] = []
-        self._staged_json: list[str] = []  # each staged event's data as stored (PendingEvent.data_json)
+        # ce_append_batch's per-event columns, filled as events are staged
+        self._columns: _EventColumns = _EventColumns()
         self._staged_ids: set[uuid.UUID] = set()
 
     # -- reads ---------------------------------------------------------------------------------
@@ -172,13 +172,12 @@ class UnitOfWork:
         else:
             version = await self.stream_version(pending.stream.id) + 1
             self._versions[pending.stream.id] = version
-        self._stream_types[pending.stream.id] = pending.stream.kind.value
         self._staged_ids.add(pending.event_id)
         event = pending.event
         rec = RecordedEvent(0, pending.event_id, pending.stream.id, version, event.alias,
                             self.now, pending.data, event)
         self._staged.append(rec)
-        self._staged_json.append(pending.data_json)
+        self._columns.add(pending)
         if self._projector is not None:
             for follow_up in await self._projector.apply(rec, pending.stream, self):
                 if not await self.event_exists(follow_up.event_id):
@@ -194,17 +193,13 @@ class UnitOfWork:
         if not self._staged:
             return []
         staged, self._staged = self._staged, []
-        staged_json, self._staged_json = self._staged_json, []
+        c, self._columns = self._columns, _EventColumns()
         dirty, self._dirty = self._dirty, {}
         try:
             rows = await self._conn.fetch(
                 "SELECT * FROM ce_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 expected_max, expected_docs, APPEND_LOCK, self.now,
-                [r.stream_id for r in staged], [self._stream_types[r.stream_id] for r in staged],
-                [r.id for r in staged],
-                staged_json,
-                [r.alias for r in staged],
-                [f"{DOTNET_NAMESPACE}.{type(r.event).__name__}, ConductorE.Core" for r in staged],
+                c.stream_ids, c.stream_types, c.event_ids, c.bodies, c.aliases, c.dotnet_types,
                 [doc_table(model) for model, _ in dirty], [doc_id for _, doc_id in dirty],
                 [dump_doc(doc) for doc in dirty.values()], [dotnet_type(model) for model, _ in dirty],
             )
@@ -214,7 +209,31 @@ class UnitOfWork:
             raise
         placed = {r["event_id"]: (r["event_seq"], r["event_version"]) for r in rows}
         self.docs_before, self.docs_after = rows[0]["docs_before"], rows[0]["docs_after"]
-        return [replace(rec, seq=placed[rec.id][0], version=placed[rec.id][1]) for rec in staged]
+        result = []
+        for r in staged:
+            seq, version = placed[r.id]
+            result.append(RecordedEvent(seq, r.id, r.stream_id, version, r.alias, r.timestamp, r.data, r.event))
+        return result
+
+
+@dataclass(slots=True)
+class _EventColumns:
+    """The staged events as the column arrays ``ce_append_batch`` takes, in staging order."""
+
+    stream_ids: list[str] = field(default_factory=list)
+    stream_types: list[str] = field(default_factory=list)
+    event_ids: list[uuid.UUID] = field(default_factory=list)
+    bodies: list[str] = field(default_factory=list)  # PendingEvent.data_json, as stored
+    aliases: list[str] = field(default_factory=list)
+    dotnet_types: list[str] = field(default_factory=list)
+
+    def add(self, pending: PendingEvent) -> None:
+        self.stream_ids.append(pending.stream.id)
+        self.stream_types.append(pending.stream.kind.value)
+        self.event_ids.append(pending.event_id)
+        self.bodies.append(pending.data_json)
+        self.aliases.append(pending.event.alias)
+        self.dotnet_types.append(event_dotnet_type(type(pending.event)))
 
 
 async def upsert_documents(conn: asyncpg.Connection, model: type[BaseModel],
