@@ -15,9 +15,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from .naming import marten_alias, pascal_key, snake_keys
+from .naming import STORED_NAMES, marten_alias, snake_keys
 
 # ---------------------------------------------------------------------------------------------
 # Field types shared by many events.
@@ -36,11 +36,6 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 TARGET_PREVIEW_MAX = 120
 
 
-# Stored (serialised) names are PascalCase, as Marten's serializer writes them. Every model nested
-# in an event needs the same generator, or its keys would be stored snake_case.
-_STORED_NAMES = AliasGenerator(serialization_alias=pascal_key)
-
-
 class Priority(str, Enum):
     CRITICAL = "critical"
     HIGH = "high"
@@ -54,7 +49,7 @@ class Event(BaseModel):
     # No NaN or infinity: they are not JSON, and PostgreSQL's jsonb would refuse the whole event.
     # Serialised by alias = PascalCase (see ``stored_data``); validation keeps the field names.
     model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False,
-                              alias_generator=_STORED_NAMES)
+                              alias_generator=STORED_NAMES)
 
     wire_name: ClassVar[str]
     alias: ClassVar[str]
@@ -86,7 +81,7 @@ class FollowUp(BaseModel):
 
 
 class Provider(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=_STORED_NAMES)
+    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=STORED_NAMES)
     name: Name
     status: ShortText = "unknown"
     details: ShortText | None = None
@@ -94,7 +89,7 @@ class Provider(BaseModel):
 
 
 class Integration(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=_STORED_NAMES)
+    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=STORED_NAMES)
     name: Name
     status: ShortText = "unknown"
     details: ShortText | None = None

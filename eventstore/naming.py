@@ -12,6 +12,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from pydantic import AliasGenerator
+
 _ACRONYM_THEN_WORD = re.compile(r"([^a-z])([^a-z][a-z])")
 _LOWER_THEN_OTHER = re.compile(r"([a-z])([^a-z])")
 
@@ -43,6 +45,12 @@ def camel_key(key: str) -> str:
     if "_" in key:
         key = pascal_key(key)
     return key[:1].lower() + key[1:]
+
+
+# Models that are stored (events, documents) serialise by alias, and this generator makes every
+# field's alias its PascalCase name: the renaming happens inside pydantic's serializer. Each model
+# nested in a stored model needs it too, or its keys would be stored snake_case.
+STORED_NAMES = AliasGenerator(serialization_alias=pascal_key)
 
 
 def snake_keys(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from ..naming import pascal_keys, snake_keys
+from ..naming import snake_keys
 
 D = TypeVar("D", bound=BaseModel)
 
@@ -21,8 +21,9 @@ def doc_table(model: type[BaseModel]) -> str:
 
 
 def dump_doc(doc: BaseModel) -> str:
-    """The document as stored in ``data``: PascalCase, like Marten's serializer writes it."""
-    return orjson.dumps(pascal_keys(doc.model_dump(mode="json"))).decode()
+    """The document as stored in ``data``: PascalCase (``naming.STORED_NAMES``), like Marten's
+    serializer writes it."""
+    return doc.model_dump_json(by_alias=True)
 
 
 def load_doc(model: type[D], data: dict[str, Any] | str) -> D:

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import events as ev
+from ..naming import STORED_NAMES
 from ..store import RecordedEvent
 from .issue_status import IssueStatus
 
 
 class ProviderHealth(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
     name: str
     status: str = "unknown"
     details: str | None = None
@@ -25,14 +26,14 @@ class ProviderHealth(BaseModel):
 
 
 class IntegrationHealth(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
     name: str
     status: str = "unknown"
     details: str | None = None
 
 
 class AgentStatus(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
 
     id: str
     status: str = "unknown"

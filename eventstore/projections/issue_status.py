@@ -19,6 +19,7 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import events as ev
+from ..naming import STORED_NAMES
 from ..store import RecordedEvent
 from ..streams import parse_issue_stream_id
 
@@ -39,7 +40,7 @@ HELD = TERMINAL | {IssueState.FAILED}  # progress events do not move an issue ou
 
 
 class Gate(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
     open: bool = False
     reason: str | None = None
     pr_number: int | None = None
@@ -54,7 +55,7 @@ class Gate(BaseModel):
 
 
 class Escalation(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
     reason: str | None = None
     attempts: int | None = None
     at: datetime | None = None
@@ -62,7 +63,7 @@ class Escalation(BaseModel):
 
 
 class IssueStatus(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
 
     id: str
     repo: str

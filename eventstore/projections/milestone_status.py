@@ -7,11 +7,12 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import events as ev
+from ..naming import STORED_NAMES
 from ..store import RecordedEvent
 
 
 class MilestoneStatus(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
 
     id: str
     repo: str
