@@ -31,8 +31,7 @@ CREATE TABLE IF NOT EXISTS {table} (
 
 _DOC_UPSERT = """    IF '{table}' = ANY(doc_tables) THEN
         INSERT INTO {table} AS d (id, data, mt_last_modified, mt_dotnet_type)
-        SELECT u.i, u.d::jsonb, ts, u.dt FROM unnest(doc_tables, doc_ids, doc_bodies, doc_types) AS u(tb, i, d, dt)
-        WHERE u.tb = '{table}'
+        SELECT u.e->>1, u.e->3, ts, u.e->>2 FROM jsonb_array_elements(docs) AS u(e) WHERE u.e->>0 = '{table}'
         ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, mt_last_modified = EXCLUDED.mt_last_modified;
     END IF;
 """
@@ -40,22 +39,25 @@ _DOC_UPSERT = """    IF '{table}' = ANY(doc_tables) THEN
 APPEND_FUNCTION = """
 -- One batch of appends in one statement (one round trip, committed with it). Like Marten's
 -- mt_quick_append_events, versions are computed here, after the lock.
+-- The batch arrives as two jsonb arrays, which cost the client far less to encode than one
+-- array parameter per column and arrive as jsonb already:
+--   events: [stream id, stream type, event id, data, alias, .NET type] per event, in staging order;
+--   docs:   [table, document id, .NET type, data] per document to upsert.
+-- It answers one row: the events' seq_ids and versions in staging order, and the document version
+-- before and after the batch.
 -- A caller that computed the batch's documents from state it read or cached passes what it saw:
 -- expected_docs (the document version, ce_state.doc_version, which every batch that writes
 -- documents increments) and, if it also relied on stream versions or stored ids, expected_max
 -- (the highest seq_id). If either moved, the batch is refused with SQLSTATE CE001 and the caller
--- redoes it under the lock. docs_before/docs_after tell it how the document version moved.
+-- redoes it under the lock.
 DO $drop$ DECLARE f regprocedure; BEGIN
     FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname = 'ce_append_batch' LOOP
         EXECUTE 'DROP FUNCTION ' || f;   -- an older signature, from an earlier version
     END LOOP;
 END $drop$;
 CREATE FUNCTION ce_append_batch(
-    expected_max bigint, expected_docs bigint, lock_key bigint, ts timestamptz,
-    stream_ids varchar[], stream_types varchar[], event_ids uuid[], bodies text[],
-    aliases varchar[], dotnet_types varchar[],
-    doc_tables varchar[], doc_ids varchar[], doc_bodies text[], doc_types varchar[])
-RETURNS TABLE (event_id uuid, event_seq bigint, event_version bigint, docs_before bigint, docs_after bigint)
+    expected_max bigint, expected_docs bigint, lock_key bigint, ts timestamptz, events jsonb, docs jsonb)
+RETURNS TABLE (seqs bigint[], versions bigint[], docs_before bigint, docs_after bigint)
 -- The writer's session plans every statement afresh (its ad-hoc reads must never keep a plan made
 -- on empty tables); this function's own statements are safe with cached plans, and replanning
 -- them on every call cost PostgreSQL about 40 us per event.
@@ -63,9 +65,9 @@ LANGUAGE plpgsql SET plan_cache_mode = auto AS $fn$
 DECLARE
     before_docs bigint;
     after_docs bigint;
-    ids uuid[];
-    seqs bigint[];
-    versions bigint[];
+    doc_tables text[];
+    out_seqs bigint[];
+    out_versions bigint[];
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key);
     IF expected_max IS NOT NULL AND expected_max <> (SELECT coalesce(max(e.seq_id), 0) FROM mt_events e) THEN
@@ -76,17 +78,17 @@ BEGIN
         RAISE EXCEPTION 'documents changed since they were read' USING ERRCODE = 'CE001';
     END IF;
     after_docs := before_docs;
-    IF cardinality(doc_tables) > 0 THEN
+    IF jsonb_array_length(docs) > 0 THEN
         UPDATE ce_state s SET doc_version = s.doc_version + 1 WHERE s.id = 1 RETURNING s.doc_version INTO after_docs;
+        doc_tables := ARRAY(SELECT DISTINCT u.e->>0 FROM jsonb_array_elements(docs) AS u(e));
     END IF;
     -- Static statements per document table, so PL/pgSQL caches their plans.
 {doc_upserts}    -- Stream rows and events in one statement: the foreign key is checked at its end.
     WITH staged AS (
-        SELECT u.st, u.sk, u.i, u.d, u.t, u.dt, u.ord,
-               coalesce((SELECT s.version FROM mt_streams s WHERE s.id = u.st), 0)
-                 + row_number() OVER (PARTITION BY u.st ORDER BY u.ord) AS v
-        FROM unnest(stream_ids, stream_types, event_ids, bodies, aliases, dotnet_types)
-             WITH ORDINALITY AS u(st, sk, i, d, t, dt, ord)
+        SELECT u.e->>0 AS st, u.e->>1 AS sk, (u.e->>2)::uuid AS i, u.e->3 AS d, u.e->>4 AS t, u.e->>5 AS dt, u.ord,
+               coalesce((SELECT s.version FROM mt_streams s WHERE s.id = u.e->>0), 0)
+                 + row_number() OVER (PARTITION BY u.e->>0 ORDER BY u.ord) AS v
+        FROM jsonb_array_elements(events) WITH ORDINALITY AS u(e, ord)
     ), streams AS (
         INSERT INTO mt_streams AS m (id, type, version, "timestamp", created, tenant_id, is_archived)
         SELECT c.st, max(c.sk), max(c.v), ts, ts, '*DEFAULT*', FALSE FROM staged c GROUP BY c.st
@@ -95,17 +97,17 @@ BEGIN
     ), inserted AS (
         INSERT INTO mt_events AS e (seq_id, id, stream_id, version, data, type, "timestamp",
                                     tenant_id, mt_dotnet_type, is_archived)
-        SELECT nextval('mt_events_sequence'), o.i, o.st, o.v, o.d::jsonb, o.t, ts, '*DEFAULT*', o.dt, FALSE
+        SELECT nextval('mt_events_sequence'), o.i, o.st, o.v, o.d, o.t, ts, '*DEFAULT*', o.dt, FALSE
         FROM (SELECT * FROM staged c ORDER BY c.ord) AS o   -- nextval in staging order
         RETURNING e.id, e.seq_id, e.version
     )
-    SELECT array_agg(r.id), array_agg(r.seq_id), array_agg(r.version) INTO ids, seqs, versions
-    FROM inserted r;
-    PERFORM pg_notify('conductor_e_events', (SELECT max(x) FROM unnest(seqs) AS x)::text);
-    RETURN QUERY SELECT u.*, before_docs, after_docs FROM unnest(ids, seqs, versions) AS u;
+    SELECT array_agg(r.seq_id ORDER BY c.ord), array_agg(r.version ORDER BY c.ord) INTO out_seqs, out_versions
+    FROM inserted r JOIN staged c ON c.i = r.id;
+    PERFORM pg_notify('{notify}', (SELECT max(x) FROM unnest(out_seqs) AS x)::text);
+    RETURN QUERY SELECT out_seqs, out_versions, before_docs, after_docs;
 END
 $fn$;
-""".format(doc_upserts="".join(_DOC_UPSERT.format(table=t) for t in DOC_TABLES))
+""".format(doc_upserts="".join(_DOC_UPSERT.format(table=t) for t in DOC_TABLES), notify=NOTIFY_CHANNEL)
 
 DDL = (
     """

@@ -96,7 +96,8 @@ async def serialised_transaction(conn: asyncpg.Connection) -> AsyncIterator[None
 
 
 def _json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    # default=str: asyncpg's own UUID type (ids read back from the database) is not orjson's uuid.UUID
+    return orjson.dumps(value, default=str).decode()
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -69,8 +68,7 @@ class UnitOfWork:
         self.docs_after: int | None = None
         self._dirty: dict[tuple[type[BaseModel], str], BaseModel] = {}
         self._staged: list[RecordedEvent] = []
-        # ce_append_batch's per-event columns, filled as events are staged
-        self._columns: _EventColumns = _EventColumns()
+        self._rows: list[tuple[Any, ...]] = []  # the staged events as ce_append_batch takes them
         self._staged_ids: set[uuid.UUID] = set()
 
     # -- reads ---------------------------------------------------------------------------------
@@ -177,7 +175,7 @@ class UnitOfWork:
         rec = RecordedEvent(0, pending.event_id, pending.stream.id, version, event.alias,
                             self.now, pending.data, event)
         self._staged.append(rec)
-        self._columns.add(pending)
+        self._rows.append(_row(pending))
         if self._projector is not None:
             for follow_up in await self._projector.apply(rec, pending.stream, self):
                 if not await self.event_exists(follow_up.event_id):
@@ -193,47 +191,29 @@ class UnitOfWork:
         if not self._staged:
             return []
         staged, self._staged = self._staged, []
-        c, self._columns = self._columns, _EventColumns()
+        rows, self._rows = self._rows, []
         dirty, self._dirty = self._dirty, {}
+        docs = [(doc_table(model), doc_id, dotnet_type(model), doc.model_dump(mode="json", by_alias=True))
+                for (model, doc_id), doc in dirty.items()]
         try:
-            rows = await self._conn.fetch(
-                "SELECT * FROM ce_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                expected_max, expected_docs, APPEND_LOCK, self.now,
-                c.stream_ids, c.stream_types, c.event_ids, c.bodies, c.aliases, c.dotnet_types,
-                [doc_table(model) for model, _ in dirty], [doc_id for _, doc_id in dirty],
-                [dump_doc(doc) for doc in dirty.values()], [dotnet_type(model) for model, _ in dirty],
+            placed = await self._conn.fetchrow(
+                "SELECT * FROM ce_append_batch($1, $2, $3, $4, $5, $6)",
+                expected_max, expected_docs, APPEND_LOCK, self.now, rows, docs,
             )
         except asyncpg.PostgresError as exc:
             if getattr(exc, "sqlstate", None) == "CE001":
                 raise StaleRead(str(exc)) from exc
             raise
-        placed = {r["event_id"]: (r["event_seq"], r["event_version"]) for r in rows}
-        self.docs_before, self.docs_after = rows[0]["docs_before"], rows[0]["docs_after"]
-        result = []
-        for r in staged:
-            seq, version = placed[r.id]
-            result.append(RecordedEvent(seq, r.id, r.stream_id, version, r.alias, r.timestamp, r.data, r.event))
-        return result
+        assert placed is not None
+        self.docs_before, self.docs_after = placed["docs_before"], placed["docs_after"]
+        return [RecordedEvent(seq, r.id, r.stream_id, version, r.alias, r.timestamp, r.data, r.event)
+                for r, seq, version in zip(staged, placed["seqs"], placed["versions"], strict=True)]
 
 
-@dataclass(slots=True)
-class _EventColumns:
-    """The staged events as the column arrays ``ce_append_batch`` takes, in staging order."""
-
-    stream_ids: list[str] = field(default_factory=list)
-    stream_types: list[str] = field(default_factory=list)
-    event_ids: list[uuid.UUID] = field(default_factory=list)
-    bodies: list[str] = field(default_factory=list)  # PendingEvent.data_json, as stored
-    aliases: list[str] = field(default_factory=list)
-    dotnet_types: list[str] = field(default_factory=list)
-
-    def add(self, pending: PendingEvent) -> None:
-        self.stream_ids.append(pending.stream.id)
-        self.stream_types.append(pending.stream.kind.value)
-        self.event_ids.append(pending.event_id)
-        self.bodies.append(pending.data_json)
-        self.aliases.append(pending.event.alias)
-        self.dotnet_types.append(event_dotnet_type(type(pending.event)))
+def _row(pending: PendingEvent) -> tuple[Any, ...]:
+    """An event as ce_append_batch takes it (one element of its ``events`` jsonb array)."""
+    return (pending.stream.id, pending.stream.kind.value, pending.event_id, pending.data,
+            pending.event.alias, event_dotnet_type(type(pending.event)))
 
 
 async def upsert_documents(conn: asyncpg.Connection, model: type[BaseModel],
