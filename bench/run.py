@@ -49,7 +49,7 @@ def _bootstrap() -> None:
     if not python.exists():
         print(f"bench: creating {VENV}", file=sys.stderr)
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-    probe = "import importlib.util,sys; sys.exit(any(importlib.util.find_spec(m) is None for m in %r))" % (NEEDED,)
+    probe = f"import importlib.util,sys; sys.exit(any(importlib.util.find_spec(m) is None for m in {NEEDED!r}))"
     if subprocess.run([str(python), "-c", probe], cwd="/").returncode != 0:
         print(f"bench: installing the project into {VENV} (pip install -e .)", file=sys.stderr)
         subprocess.check_call([str(python), "-m", "pip", "install", "-q", "-e", str(REPO)])

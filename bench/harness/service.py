@@ -76,8 +76,9 @@ class ServiceProcess:
         self.log_path = self.workdir / f"service-{self.port}.log"
         cmd = [*service_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log_path.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            # a fork/exec before any load is applied: not worth a thread
+            self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=env, stdout=out,  # noqa: ASYNC220
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         t0 = time.perf_counter()
         while True:
             if self.proc.poll() is not None:

@@ -74,7 +74,7 @@ class AppendScenario(Scenario):
                                            for k, v in self.mix.items()))
 
         raw_dsn = await h.postgres.create_database("ce_bench_raw")
-        head = [line for _, line in zip(range(20_000), self.bodies.open(encoding="utf-8"))]
+        head = [line for _, line in zip(range(20_000), self.bodies.open(encoding="utf-8"), strict=False)]
         self.raw = RawInsert(raw_dsn, raw_events(head))
         await self.raw.create_table()
 
@@ -209,7 +209,7 @@ class AppendScenario(Scenario):
             log.warning("py-spy unavailable: no profile")
             return None
         clients, duration = h.options.profile_clients, max(h.options.duration, 5.0)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the load starts
         collapsed = out_dir / f"{stamp}-{self.name}-profile-c{clients}.txt"
         log.info("profiling the service (pid %s) with py-spy during an HTTP run at c=%d for %.0f s",
                  self.service.pid, clients, duration)
@@ -253,7 +253,7 @@ class AppendScenario(Scenario):
             hm, rm = medians[f"http@{c}"], medians[f"raw@{c}"]
             ratio = hm["events_per_s"] / rm["events_per_s"] if rm["events_per_s"] else 0.0
             pair_ratios = [a["events_per_s"] / b["events_per_s"]
-                           for a, b in zip(runs[f"http@{c}"], runs[f"raw@{c}"]) if b["events_per_s"]]
+                           for a, b in zip(runs[f"http@{c}"], runs[f"raw@{c}"], strict=False) if b["events_per_s"]]
             summary[str(c)] = {
                 "http_events_per_s": hm["events_per_s"], "http_p50_ms": hm["p50_ms"], "http_p99_ms": hm["p99_ms"],
                 "raw_events_per_s": rm["events_per_s"], "raw_p50_ms": rm["p50_ms"], "raw_p99_ms": rm["p99_ms"],
