@@ -23,8 +23,8 @@ from .store import PendingEvent
 from .streams import Unroutable, route
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b0c6f0e-4a43-4c5e-9a44-1d6f3e6e2c11")
-# Events are flat (the deepest known field, HEARTBEAT's providers, is 3 levels down); a deeper body
-# is refused before anything walks it, so no input can exhaust the stack.
+# Events are flat (the deepest known field, HEARTBEAT's providers, is 3 levels down); the key walk
+# refuses a body as soon as it reaches a deeper level, so its recursion stays bounded.
 MAX_DEPTH = 32
 
 
