@@ -43,8 +43,8 @@ APPEND_FUNCTION = """
 -- array parameter per column and arrive as jsonb already:
 --   events: [stream id, stream type, event id, data, alias, .NET type] per event, in staging order;
 --   docs:   [table, document id, .NET type, data] per document to upsert.
--- It answers one row: the events' seq_ids and versions in staging order, and the document version
--- before and after the batch.
+-- It answers one row (its OUT parameters): the events' seq_ids and versions in staging order, and
+-- the document version before and after the batch.
 -- A caller that computed the batch's documents from state it read or cached passes what it saw:
 -- expected_docs (the document version, ce_state.doc_version, which every batch that writes
 -- documents increments) and, if it also relied on stream versions or stored ids, expected_max
@@ -56,30 +56,29 @@ DO $drop$ DECLARE f regprocedure; BEGIN
     END LOOP;
 END $drop$;
 CREATE FUNCTION ce_append_batch(
-    expected_max bigint, expected_docs bigint, lock_key bigint, ts timestamptz, events jsonb, docs jsonb)
-RETURNS TABLE (seqs bigint[], versions bigint[], docs_before bigint, docs_after bigint)
+    expected_max bigint, expected_docs bigint, lock_key bigint, ts timestamptz, events jsonb, docs jsonb,
+    OUT seqs bigint[], OUT versions bigint[], OUT docs_before bigint, OUT docs_after bigint)
 -- The writer's session plans every statement afresh (its ad-hoc reads must never keep a plan made
 -- on empty tables); this function's own statements are safe with cached plans, and replanning
 -- them on every call cost PostgreSQL about 40 us per event.
 LANGUAGE plpgsql SET plan_cache_mode = auto AS $fn$
 DECLARE
-    before_docs bigint;
-    after_docs bigint;
     doc_tables text[];
-    out_seqs bigint[];
-    out_versions bigint[];
+    last_seq bigint;
+    done boolean;
 BEGIN
-    PERFORM pg_advisory_xact_lock(lock_key);
+    -- "done := f() IS NULL" rather than PERFORM: a plain expression skips starting an executor.
+    done := pg_advisory_xact_lock(lock_key) IS NULL;
     IF expected_max IS NOT NULL AND expected_max <> (SELECT coalesce(max(e.seq_id), 0) FROM mt_events e) THEN
         RAISE EXCEPTION 'events were appended since the state was read' USING ERRCODE = 'CE001';
     END IF;
-    SELECT s.doc_version INTO before_docs FROM ce_state s WHERE s.id = 1;
-    IF expected_docs IS NOT NULL AND expected_docs <> before_docs THEN
+    SELECT s.doc_version INTO docs_before FROM ce_state s WHERE s.id = 1;
+    IF expected_docs IS NOT NULL AND expected_docs <> docs_before THEN
         RAISE EXCEPTION 'documents changed since they were read' USING ERRCODE = 'CE001';
     END IF;
-    after_docs := before_docs;
+    docs_after := docs_before;
     IF jsonb_array_length(docs) > 0 THEN
-        UPDATE ce_state s SET doc_version = s.doc_version + 1 WHERE s.id = 1 RETURNING s.doc_version INTO after_docs;
+        UPDATE ce_state s SET doc_version = s.doc_version + 1 WHERE s.id = 1 RETURNING s.doc_version INTO docs_after;
         doc_tables := ARRAY(SELECT DISTINCT u.e->>0 FROM jsonb_array_elements(docs) AS u(e));
     END IF;
     -- Static statements per document table, so PL/pgSQL caches their plans.
@@ -101,10 +100,10 @@ BEGIN
         FROM (SELECT * FROM staged c ORDER BY c.ord) AS o   -- nextval in staging order
         RETURNING e.id, e.seq_id, e.version
     )
-    SELECT array_agg(r.seq_id ORDER BY c.ord), array_agg(r.version ORDER BY c.ord) INTO out_seqs, out_versions
+    SELECT array_agg(r.seq_id ORDER BY c.ord), array_agg(r.version ORDER BY c.ord), max(r.seq_id)
+    INTO seqs, versions, last_seq
     FROM inserted r JOIN staged c ON c.i = r.id;
-    PERFORM pg_notify('{notify}', (SELECT max(x) FROM unnest(out_seqs) AS x)::text);
-    RETURN QUERY SELECT out_seqs, out_versions, before_docs, after_docs;
+    done := pg_notify('{notify}', last_seq::text) IS NULL;
 END
 $fn$;
 """.format(doc_upserts="".join(_DOC_UPSERT.format(table=t) for t in DOC_TABLES), notify=NOTIFY_CHANNEL)
