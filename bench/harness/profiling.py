@@ -4,8 +4,10 @@
 ``frame;frame;... count`` line per stack; open them in speedscope or flamegraph.pl).
 ``summarize`` reads them back: the share of samples by leaf function (self time), by function
 anywhere on the stack (inclusive time), by library of the leaf frame, and for a list of the
-service's own functions. py-spy samples only threads that are running (mostly: a share of samples
-lands in epoll_wait, reported apart), so shares are of the service's busy CPU time.
+service's own functions. py-spy samples only threads that are running, so shares are of the
+service's busy CPU time. With asyncio's own loop a share of samples lands in epoll_wait (reported
+apart); with uvloop (the service's loop where available) the loop's C code, its socket calls
+included, shows as the self time of ``Runner.run``.
 """
 
 from __future__ import annotations
@@ -41,26 +43,20 @@ KEY_FUNCTIONS = (
     ("aiohttp/web_protocol.py", "RequestHandler.data_received", "  HTTP parsing (RequestHandler.data_received)"),
     ("bot/http/events_routes.py", "submit_event", "  POST /api/events handler (whole, excl. the wait for commit)"),
     ("eventstore/submission.py", "parse_submission", "    parse_submission (body -> PendingEvent)"),
-    ("eventstore/events.py", "parse_event", "      parse_event (pydantic validation)"),
-    ("eventstore/submission.py", "_ensure_storable", "      _ensure_storable (NUL/surrogate scan)"),
+    ("pydantic/main.py", "BaseModel.model_validate", "      model_validate (pydantic validation), anywhere"),
+    ("eventstore/submission.py", "_ensure_storable", "      _ensure_storable (stored body encoded; NUL/surrogate check)"),
     ("bot/http/errors.py", "json_response", "    json_response (answer JSON)"),
     ("aiohttp/web_response.py", "*", "  aiohttp response building/writing (web_response.py)"),
     ("eventstore/postgres/store.py", "PostgresEventStore._run_writer", "event-store writer task (whole)"),
-    ("eventstore/postgres/store.py", "PostgresEventStore._append_batch", "  _append_batch (one transaction)"),
-    ("eventstore/postgres/unit_of_work.py", "UnitOfWork.existing_events", "    UnitOfWork.existing_events"),
-    ("eventstore/postgres/unit_of_work.py", "UnitOfWork.load_versions", "    UnitOfWork.load_versions"),
-    ("eventstore/projections/projector.py", "RigProjector.prepare", "    RigProjector.prepare (prefetch documents)"),
+    ("eventstore/postgres/store.py", "PostgresEventStore._append_batch", "  _append_batch (one batch)"),
+    ("eventstore/postgres/unit_of_work.py", "UnitOfWork.load", "    UnitOfWork.load (reads, when the cache cannot serve)"),
     ("eventstore/postgres/documents.py", "load_doc", "      load_doc (JSON -> pydantic document)"),
-    ("eventstore/postgres/unit_of_work.py", "UnitOfWork.append", "    UnitOfWork.append (stage + project)"),
+    ("eventstore/postgres/store.py", "PostgresEventStore._stage", "    _stage (checks, staging, projections)"),
     ("eventstore/projections/projector.py", "RigProjector.apply", "      RigProjector.apply (projections)"),
-    ("eventstore/postgres/unit_of_work.py", "UnitOfWork.flush", "    UnitOfWork.flush (nextval + writes)"),
-    ("eventstore/postgres/unit_of_work.py", "UnitOfWork._write", "      UnitOfWork._write (4-5 statements)"),
-    ("eventstore/postgres/documents.py", "dump_doc", "        dump_doc (document -> JSON)"),
-    ("asyncpg/transaction.py", "*", "    asyncpg transaction BEGIN/COMMIT"),
+    ("eventstore/postgres/unit_of_work.py", "UnitOfWork.flush", "    UnitOfWork.flush (one ce_append_batch call)"),
     ("asyncpg/", "*", "asyncpg, anywhere (Python side of the driver)"),
-    ("eventstore/events.py", "Event.stored_data", "Event.stored_data (model_dump + PascalCase), anywhere"),
+    ("eventstore/events.py", "Event.stored_data", "Event.stored_data (model_dump by PascalCase alias), anywhere"),
     ("eventstore/store.py", "RecordedEvent.from_row", "RecordedEvent.from_row / load_stored, anywhere"),
-    ("asyncio/base_events.py", "BaseEventLoop._run_once", "asyncio loop (whole; the rest is partial stacks)"),
 )
 
 
@@ -173,8 +169,9 @@ def summarize(collapsed: Path, top: int = 25) -> dict[str, Any]:
 
 def markdown(summary: dict[str, Any], head: str) -> str:
     lines = [head, "", f"{summary['samples']} samples of the service's busy CPU time; "
-             f"{summary.get('poll_pct', 0)} % of them sit in the event loop's epoll_wait (`EpollSelector.select`), "
-             "which is mostly the loop waiting for sockets, so the service's real work is the rest.", ""]
+             f"{summary.get('poll_pct', 0)} % of them sit in asyncio's epoll_wait (`EpollSelector.select`), "
+             "which is mostly the loop waiting for sockets. Under uvloop that wait is not sampled, and the "
+             "loop's own C work (socket reads and writes included) is the self time of `Runner.run`.", ""]
     lines += ["Inclusive share of the service's own steps:", "", "| step | % of CPU |", "|---|---|"]
     lines += [f"| {r['name'].replace('  ', '&nbsp;&nbsp;')} | {r['pct']} |" for r in summary["key_functions_inclusive"]]
     lines += ["", "Self time by library of the leaf frame:", "", "| library | % |", "|---|---|"]
