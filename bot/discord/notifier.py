@@ -11,7 +11,10 @@ in that one thread -- the bound. The global checkpoint (``DiscordNotifier:All`` 
 ``mt_event_progression``) only saves re-reading.
 
 Discord failing (429 beyond discord.py's own retries, 5xx, unreachable) stops the reader at the
-failing event; it retries with backoff from there, so nothing is lost or reordered.
+failing event; it retries with backoff from there, so nothing is lost or reordered. A message
+Discord refuses for good (``MessageRefused``: a 4xx other than 404 and 429, e.g. a thread the bot
+may not post in) is logged as an error and skipped instead, so one such message cannot stop
+delivery for every issue; the event itself stays in the store.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ log = logging.getLogger(__name__)
 NAME = "DiscordNotifier"
 
 
+class MessageRefused(Exception):
+    """Discord refused this one message for good (retrying it cannot help); raised by the Poster."""
+
+
 class Poster(Protocol):
     """The Discord side, as the notifier needs it (``bot.discord.poster`` implements it)."""
 
@@ -47,9 +54,13 @@ class Poster(Protocol):
         named by ``name()`` (only called then: it may read the store)."""
         ...
 
-    async def send(self, thread_id: int, post: Post, stream_id: str) -> int: ...
+    async def send(self, thread_id: int, post: Post, stream_id: str) -> int:
+        """The new message's id; raises MessageRefused if Discord refuses it for good."""
+        ...
 
-    async def send_to_channel(self, post: Post) -> int: ...
+    async def send_to_channel(self, post: Post) -> int:
+        """Like ``send``, in the channel itself."""
+        ...
 
     async def close_panel(self, channel_id: int, message_id: int, panel: str, stream_id: str, note: str) -> None:
         """Disable the panel's buttons and add ``note`` (who decided, or what closed it)."""
@@ -190,7 +201,11 @@ class DiscordNotifier:
         post = render(rec)
         if post is None or await self._links.message_for(key) is not None:
             return
-        message_id = await self._poster.send_to_channel(post)
+        try:
+            message_id = await self._poster.send_to_channel(post)
+        except MessageRefused as exc:
+            log.error("Discord refused the announcement of event %s (%s); skipped", rec.seq, exc)
+            message_id = 0  # recorded all the same: a replay must not try again
         await self._links.remember_message(key, 0, message_id)
 
     async def _pr_url(self, event: ev.Event) -> str | None:
@@ -208,10 +223,15 @@ class DiscordNotifier:
                                                    lambda: self._thread_name(stream_id, title_hint))
         if thread is None or thread[0] != thread_id:
             await self._links.link(stream_id, thread_id)
-        message_id = await self._poster.send(thread_id, post, stream_id)
-        if post.panel is not None:
+        try:
+            message_id: int | None = await self._poster.send(thread_id, post, stream_id)
+        except MessageRefused as exc:
+            log.error("Discord refused the message for event %s in %s (%s); skipped, the store still has it",
+                      seq, stream_id, exc)
+            message_id = None
+        if post.panel is not None and message_id is not None:
             await self._links.remember_message(f"{post.panel}:{stream_id}", thread_id, message_id)
-        await self._links.posted(stream_id, seq)
+        await self._links.posted(stream_id, seq)  # refused too: a replay must not try it again
         self._threads[stream_id] = (thread_id, seq)
 
     async def _thread(self, stream_id: str) -> tuple[int, int] | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import discord
 
 from commands.panels import panel_view
 
+from .notifier import MessageRefused
 from .rendering import Post
 
 log = logging.getLogger(__name__)
@@ -58,17 +60,19 @@ class DiscordPoster:
         if not isinstance(thread, discord.Thread):
             raise RuntimeError(f"thread {thread_id} for {stream_id} is not available")
         view = panel_view(post.panel, stream_id)
-        if view is not None:
-            message = await thread.send(post.content, view=view, allowed_mentions=self._mentions(post))
-        else:
-            message = await thread.send(post.content, allowed_mentions=self._mentions(post))
+        with _refusals():
+            if view is not None:
+                message = await thread.send(post.content, view=view, allowed_mentions=self._mentions(post))
+            else:
+                message = await thread.send(post.content, allowed_mentions=self._mentions(post))
         return message.id
 
     async def send_to_channel(self, post: Post) -> int:
         channel = await self._channel(self._channel_id)
         if not isinstance(channel, discord.TextChannel):
             raise RuntimeError(f"DISCORD_CHANNEL_ID {self._channel_id} is not a text channel the bot can see")
-        message = await channel.send(post.content, allowed_mentions=self._mentions(post))
+        with _refusals():
+            message = await channel.send(post.content, allowed_mentions=self._mentions(post))
         return message.id
 
     async def close_panel(self, channel_id: int, message_id: int, panel: str, stream_id: str, note: str) -> None:
@@ -80,5 +84,22 @@ class DiscordPoster:
         except discord.NotFound:
             return  # deleted by someone: nothing to close
         content = message.content if note in message.content else f"{message.content}\n**{note}**"
-        await message.edit(content=content, view=panel_view(panel, stream_id, disabled=True),
-                           allowed_mentions=discord.AllowedMentions.none())
+        try:
+            with _refusals():
+                await message.edit(content=content, view=panel_view(panel, stream_id, disabled=True),
+                                   allowed_mentions=discord.AllowedMentions.none())
+        except MessageRefused as exc:  # the buttons stay, but the decision is recorded and enforced anyway
+            log.error("Discord refused closing the %s panel of %s (%s); left as it is", panel, stream_id, exc)
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn Discord's final refusals of a message into MessageRefused. Not 404 (the thread went
+    away: the retry opens a new one) and not 429 (rate limited: worth waiting for); 5xx and network
+    errors pass through too, and the notifier retries them."""
+    try:
+        yield
+    except discord.HTTPException as exc:
+        if 400 <= exc.status < 500 and exc.status not in (404, 429):
+            raise MessageRefused(f"{exc.status} {exc.text or exc}") from exc
+        raise

@@ -24,6 +24,14 @@ from .wire import API_PREFIX, body_of, discord_error, fake_of, json_response, re
 _log = logging.getLogger(__name__)
 
 
+# What Discord answers for the refusals tests inject (status -> JSON error code and message).
+_REFUSALS = {
+    400: (50035, "Invalid Form Body"),
+    403: (50013, "Missing Permissions"),
+    404: (10003, "Unknown Channel"),
+}
+
+
 @dataclass
 class PlannedFailure:
     status: int
@@ -79,6 +87,9 @@ class FaultInjector:
             if failure.is_global:
                 headers["X-RateLimit-Global"] = "true"
             return json_response(body, status=429, headers=headers)
+        if 400 <= failure.status < 500:  # Discord's API refusing the request: its JSON error body
+            code, message = _REFUSALS.get(failure.status, (0, "fake-discord injected refusal"))
+            return discord_error(failure.status, code, message)
         # Real 5xx from Discord's edge are usually HTML/plain text, not JSON.
         return web.Response(
             status=failure.status, text=f"fake-discord injected {failure.status}", content_type="text/plain"

@@ -149,3 +149,30 @@ async def test_milestone_complete_is_announced_in_the_channel_once(
         await fake.wait_for(lambda: any(m.startswith("✅ CI passed") for m in thread_messages(fake, f"{REPO}#1")))
     assert announcements() == ["🏆 Milestone **v1** of acme/app complete (2 issues)"]
     assert len(thread_messages(fake, f"{REPO}#1")) == 3  # approved, done, CI passed: the replay repeated none
+
+
+async def test_a_message_discord_refuses_for_good_is_skipped_not_retried(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    # One refused message (here a 403 for one thread) must not stop delivery for every issue, and
+    # a restart must not try it again; the event itself stays in the store.
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        await rig.post({"type": "ISSUE_APPROVED", **ISSUE, "title": "t"})
+        await rig.post({"type": "ISSUE_APPROVED", "repo": REPO, "issueNumber": 8, "title": "other"})
+        await fake.wait_for(lambda: len(thread_messages(fake, f"{REPO}#7")) == 1 and
+                            len(thread_messages(fake, f"{REPO}#8")) == 1, what="both threads")
+        [thread7] = [t["id"] for t in fake.threads.values() if str(t["name"]).startswith(f"{REPO}#7")]
+        fake.fail_next(1, status=403, match=rf"^POST /channels/{thread7}/messages$")
+        await rig.post({"type": "REVIEW_DISPUTED", **ISSUE, "attempt": 1})  # refused
+        await rig.post({"type": "REVIEW_DISPUTED", **ISSUE, "attempt": 2})
+        await rig.post({"type": "CI_PASSED", "repo": REPO, "issueNumber": 8})
+        await fake.wait_for(lambda: len(thread_messages(fake, f"{REPO}#7")) == 2 and
+                            len(thread_messages(fake, f"{REPO}#8")) == 2, what="delivery going on past the refusal")
+        messages = thread_messages(fake, f"{REPO}#7")
+        assert "(iteration 2" in messages[1] and not any("(iteration 1" in m for m in messages)
+        assert [f.status for f in fake.failures] == [403]
+        assert await db.fetchval("SELECT count(*) FROM mt_events WHERE type = 'review_disputed'") == 2
+    async with running_rig(fake, pg_server_dsn, clock) as rig:  # restarted: replays from the checkpoint
+        await rig.post({"type": "CI_PASSED", **ISSUE})
+        await fake.wait_for(lambda: len(thread_messages(fake, f"{REPO}#7")) == 3)
+        # approved, the refused attempt, attempt 2, CI passed: the refused one was not sent again
+        assert len(fake.requests_to("POST", f"/channels/{thread7}/messages")) == 4
