@@ -69,7 +69,7 @@ class PendingEvent:
 
     @_computed_once
     def data_json(self) -> str:
-        """``data`` as compact JSON text, encoded as the store encodes it (orjson), computed once.
+        """``data`` as the compact JSON text the store writes to ``mt_events.data``, computed once.
         Raises ``orjson.JSONEncodeError`` for text UTF-8 cannot hold (a lone surrogate)."""
         return orjson.dumps(self.data).decode()
 

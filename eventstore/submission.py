@@ -129,9 +129,9 @@ def _problem(err: Any, spelled: dict[str, str]) -> Problem:
 def _ensure_storable(pending: PendingEvent) -> None:
     # PostgreSQL's jsonb refuses NUL characters, and lone surrogates cannot be encoded as UTF-8;
     # refusing them here keeps a bad event from ever reaching (and failing) a shared transaction.
-    # The check reads the JSON text the store's encoder makes of the data: a NUL appears there as
-    # the escape \u0000 (a literal backslash-u0000 typed by a client also matches, so a hit is
-    # confirmed on the values), and a surrogate makes the encoding fail.
+    # The check reads the very JSON text the store will write (computed once, reused by the
+    # writer): a NUL appears there as the escape \u0000 (a literal backslash-u0000 typed by a client
+    # also matches, so a hit is confirmed on the values), and a surrogate makes the encoding fail.
     try:
         text = pending.data_json
     except orjson.JSONEncodeError:

@@ -211,8 +211,10 @@ class UnitOfWork:
 
 
 def _row(pending: PendingEvent) -> tuple[Any, ...]:
-    """An event as ce_append_batch takes it (one element of its ``events`` jsonb array)."""
-    return (pending.stream.id, pending.stream.kind.value, pending.event_id, pending.data,
+    """An event as ce_append_batch takes it (one element of its ``events`` jsonb array). The body
+    goes in as the JSON text submission already made and checked (a Fragment is copied, not
+    encoded again)."""
+    return (pending.stream.id, pending.stream.kind.value, pending.event_id, orjson.Fragment(pending.data_json),
             pending.event.alias, event_dotnet_type(type(pending.event)))
 
 
