@@ -163,35 +163,33 @@ async def post_followup(request: web.Request) -> web.Response:
 _MESSAGE_PATH = API_PREFIX + "/webhooks/{application_id}/{token}/messages/{message_id}"
 
 
-@routes.get(_MESSAGE_PATH)
-async def get_webhook_message(request: web.Request) -> web.Response:
+def _message_at(request: web.Request) -> JSON | web.Response:
+    """The message a webhook-message route names, or the error Discord answers instead."""
     record = _record_for(request)
     if record is None:
         return _unknown_webhook()
     message = _webhook_message(request, record)
-    return json_response(message) if message is not None else discord_error(404, 10008, "Unknown Message")
+    return message if message is not None else discord_error(404, 10008, "Unknown Message")
+
+
+@routes.get(_MESSAGE_PATH)
+async def get_webhook_message(request: web.Request) -> web.Response:
+    found = _message_at(request)
+    return found if isinstance(found, web.Response) else json_response(found)
 
 
 @routes.patch(_MESSAGE_PATH)
 async def patch_webhook_message(request: web.Request) -> web.Response:
-    record = _record_for(request)
-    if record is None:
-        return _unknown_webhook()
-    message = _webhook_message(request, record)
-    if message is None:
-        return discord_error(404, 10008, "Unknown Message")
-    return await edit_message(request, message)
+    found = _message_at(request)
+    return found if isinstance(found, web.Response) else await edit_message(request, found)
 
 
 @routes.delete(_MESSAGE_PATH)
 async def delete_webhook_message(request: web.Request) -> web.Response:
+    found = _message_at(request)
+    if isinstance(found, web.Response):
+        return found
     fake = fake_of(request)
-    record = _record_for(request)
-    if record is None:
-        return _unknown_webhook()
-    message = _webhook_message(request, record)
-    if message is None:
-        return discord_error(404, 10008, "Unknown Message")
-    fake.state.delete_message(message["id"])
-    await events.message_deleted(fake, message)
+    fake.state.delete_message(found["id"])
+    await events.message_deleted(fake, found)
     return no_content()
