@@ -124,8 +124,8 @@ class Harness:
     services: list[ServiceProcess] = field(default_factory=list)
 
     async def start_service(self, dsn: str, extra_env: dict[str, str] | None = None,
-                            name: str = "service") -> ServiceProcess:
-        svc = ServiceProcess(dsn=dsn, workdir=self.tmp / name, extra_env=extra_env or {})
+                            name: str = "service", command: list[str] | None = None) -> ServiceProcess:
+        svc = ServiceProcess(dsn=dsn, workdir=self.tmp / name, extra_env=extra_env or {}, command=command)
         await svc.start()
         self.services.append(svc)
         return svc

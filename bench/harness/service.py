@@ -50,6 +50,8 @@ class ServiceProcess:
     dsn: str
     workdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # what to run instead of ``conductor-e serve`` (``--host``/``--port`` are appended)
+    command: list[str] | None = None
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -74,7 +76,7 @@ class ServiceProcess:
         })
         env.update(self.extra_env)
         self.log_path = self.workdir / f"service-{self.port}.log"
-        cmd = [*service_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [*(self.command or [*service_command(), "serve"]), "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log_path.open("wb") as out:
             # a fork/exec before any load is applied: not worth a thread
             self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=env, stdout=out,  # noqa: ASYNC220
@@ -85,7 +87,8 @@ class ServiceProcess:
                 raise RuntimeError(f"the service exited with code {self.proc.returncode} during start-up:\n"
                                    + self.log_tail())
             if await asyncio.to_thread(self._healthy):
-                log.info("service up: pid %s on %s (%.1f s)", self.pid, self.base_url, time.perf_counter() - t0)
+                log.info("%s up: pid %s on %s (%.1f s)", self.workdir.name, self.pid, self.base_url,
+                         time.perf_counter() - t0)
                 return
             if time.perf_counter() - t0 > timeout:
                 await self.stop()

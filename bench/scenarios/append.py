@@ -1,9 +1,12 @@
 """Scenario "append": POST /api/events through the real service vs raw single-row INSERTs.
 
-Cells: for every concurrency level c, ``http@c`` (the load generator against ``conductor-e serve``)
-and ``raw@c`` (asyncpg single-row INSERTs from this process). Each repetition runs every level's
-pair back to back, HTTP first in even repetitions and raw first in odd ones, so drift on a shared
-machine does not favour one side. The ratio HTTP/raw at each level is the figure to read.
+Cells: for every concurrency level c, ``http@c`` (the load generator against ``conductor-e serve``),
+``raw@c`` (asyncpg single-row INSERTs from this process) and ``floor@c`` (the same load against
+``harness/aiohttp_floor.py``: aiohttp answering without doing any work, the most any service on
+this stack could reach here). Each repetition runs every level's three cells back to back, in an
+order that rotates with the repetition, so drift on a shared machine does not favour one side.
+The ratio HTTP/raw at each level is the figure to read; HTTP/floor and floor/raw say where the
+gap lies.
 
 Target (issue): at 16 clients, HTTP reaches at least 0.5x the raw rate with p99 under 50 ms.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ TARGET_CLIENTS = 16
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
 BODY_LINES = 150_000
+FLOOR_SCRIPT = Path(__file__).resolve().parents[1] / "harness" / "aiohttp_floor.py"
 
 
 class AppendScenario(Scenario):
@@ -39,6 +44,7 @@ class AppendScenario(Scenario):
 
     def __init__(self) -> None:
         self.service: ServiceProcess | None = None
+        self.floor: ServiceProcess | None = None
         self.service_dsn = ""
         self.raw: RawInsert | None = None
         self.bodies = Path()
@@ -53,15 +59,16 @@ class AppendScenario(Scenario):
         for c in options.clients:
             cells.append(Cell(f"http@{c}", f"HTTP  c={c}", {"kind": "http", "clients": c}))
             cells.append(Cell(f"raw@{c}", f"raw   c={c}", {"kind": "raw", "clients": c}))
+            cells.append(Cell(f"floor@{c}", f"floor c={c}", {"kind": "floor", "clients": c}))
         return cells
 
     def order(self, cells: list[Cell], repetition: int) -> list[Cell]:
-        if repetition % 2 == 0:
-            return cells
-        swapped = []
-        for i in range(0, len(cells), 2):
-            swapped += [cells[i + 1], cells[i]]
-        return swapped
+        ordered = []
+        for i in range(0, len(cells), 3):  # each level's three cells, rotated by one per repetition
+            level = cells[i:i + 3]
+            turn = repetition % len(level)
+            ordered += level[turn:] + level[:turn]
+        return ordered
 
     # -- setup ------------------------------------------------------------------------------------
 
@@ -80,6 +87,7 @@ class AppendScenario(Scenario):
 
         self.service_dsn = await h.postgres.create_database("ce_bench_svc")
         self.service = await h.start_service(self.service_dsn, name="service")
+        self.floor = await h.start_service("", name="floor", command=[sys.executable, str(FLOOR_SCRIPT)])
         self.seed = await h.loadgen.send_once(self.service.port, seed_path, clients=8)
         if self.seed["ok"] != ISSUE_COUNT:
             raise RuntimeError(f"seeding the {ISSUE_COUNT} ISSUE_APPROVED events failed: {self.seed}")
@@ -93,6 +101,8 @@ class AppendScenario(Scenario):
             log.info("ANALYZE run on the service database after seeding (--analyze-after-seed)")
 
     async def teardown(self, h: Harness) -> None:
+        if self.floor is not None:
+            await self.floor.stop()
         if self.service is not None:
             self.seed["stored_events_at_end"] = await self._stored_events()
             await self.service.stop()
@@ -162,7 +172,22 @@ class AppendScenario(Scenario):
         clients = cell.params["clients"]
         if cell.params["kind"] == "http":
             return await self._http(h, clients, h.options.warmup, h.options.duration)
+        if cell.params["kind"] == "floor":
+            return await self._floor(h, clients)
         return await self._raw(h, clients)
+
+    async def _floor(self, h: Harness, clients: int) -> dict[str, Any]:
+        assert self.floor is not None
+        if not await self.floor.healthy():
+            raise RuntimeError("the aiohttp floor server is not healthy:\n" + self.floor.log_tail())
+        if h.options.warmup > 0:
+            await h.loadgen.run(self.floor.port, clients, h.options.warmup, self.bodies)
+        probe = h.cpu_probe(self.floor)
+        before = probe.snapshot()
+        result = await h.loadgen.run(self.floor.port, clients, h.options.duration, self.bodies)
+        after = probe.snapshot()
+        result.update(probe.usage(before, after, result["ok"]))
+        return result
 
     async def _http(self, h: Harness, clients: int, warmup: float, duration: float) -> dict[str, Any]:
         assert self.service is not None
@@ -247,17 +272,25 @@ class AppendScenario(Scenario):
     def report(self, h: Harness, medians: dict[str, dict[str, Any]],
                runs: dict[str, list[dict[str, Any]]]) -> ScenarioReport:
         headers = ["clients", "HTTP ev/s", "HTTP p50 ms", "HTTP p99 ms", "raw ev/s", "raw p50 ms", "raw p99 ms",
-                   "HTTP/raw", "service CPU (cores)", "PG CPU HTTP/raw (cores)"]
+                   "HTTP/raw", "floor ev/s", "HTTP/floor", "floor/raw", "service CPU (cores)",
+                   "PG CPU HTTP/raw (cores)"]
         rows, summary = [], {}
         for c in h.options.clients:
-            hm, rm = medians[f"http@{c}"], medians[f"raw@{c}"]
+            hm, rm, fm = medians[f"http@{c}"], medians[f"raw@{c}"], medians.get(f"floor@{c}", {})
             ratio = hm["events_per_s"] / rm["events_per_s"] if rm["events_per_s"] else 0.0
+            floor = fm.get("events_per_s") or 0.0
+            of_floor = hm["events_per_s"] / floor if floor else None
+            floor_raw = floor / rm["events_per_s"] if floor and rm["events_per_s"] else None
             pair_ratios = [a["events_per_s"] / b["events_per_s"]
                            for a, b in zip(runs[f"http@{c}"], runs[f"raw@{c}"], strict=False) if b["events_per_s"]]
             summary[str(c)] = {
                 "http_events_per_s": hm["events_per_s"], "http_p50_ms": hm["p50_ms"], "http_p99_ms": hm["p99_ms"],
                 "raw_events_per_s": rm["events_per_s"], "raw_p50_ms": rm["p50_ms"], "raw_p99_ms": rm["p99_ms"],
                 "ratio": ratio, "ratio_per_repetition": pair_ratios,
+                "floor_events_per_s": floor or None, "floor_p99_ms": fm.get("p99_ms"),
+                "http_of_floor": of_floor, "floor_of_raw": floor_raw,
+                "floor_cpu_cores": fm.get("cpu_service_cores"),
+                "floor_cpu_ms_per_1k_events": fm.get("cpu_ms_per_1k_service"),
                 "service_cpu_cores": hm.get("cpu_service_cores"),
                 "service_cpu_ms_per_1k_events": hm.get("cpu_ms_per_1k_service"),
                 "postgres_cpu_cores_http": hm.get("cpu_postgres_cores"),
@@ -266,6 +299,7 @@ class AppendScenario(Scenario):
             rows.append([
                 str(c), f"{hm['events_per_s']:,.0f}", f"{hm['p50_ms']:.2f}", f"{hm['p99_ms']:.2f}",
                 f"{rm['events_per_s']:,.0f}", f"{rm['p50_ms']:.2f}", f"{rm['p99_ms']:.2f}", f"{ratio:.2f}x",
+                f"{floor:,.0f}" if floor else "—", _ratio(of_floor), _ratio(floor_raw),
                 _fmt(hm.get("cpu_service_cores")),
                 f"{_fmt(hm.get('cpu_postgres_cores'))} / {_fmt(rm.get('cpu_postgres_cores'))}",
             ])
@@ -275,7 +309,7 @@ class AppendScenario(Scenario):
         detail_rows = []
         for key, values in runs.items():
             for r in values:
-                client = r.get("cpu_loadgen_cores") if key.startswith("http") else r.get("cpu_bench_cores")
+                client = r.get("cpu_bench_cores") if key.startswith("raw") else r.get("cpu_loadgen_cores")
                 detail_rows.append([
                     key, str(r["repetition"]), f"{r['events_per_s']:,.0f}", f"{r['p50_ms']:.2f}",
                     f"{r['p99_ms']:.2f}", f"{r['max_ms']:.1f}", str(r.get("non_2xx", 0) + r.get("socket_errors", 0)),
@@ -303,6 +337,9 @@ class AppendScenario(Scenario):
             f"mix {_mix_text(self.mix)}; {ISSUE_COUNT} issues approved before timing.",
             "raw: asyncpg, one held connection per client, autocommit single-row INSERT into a table shaped "
             "like mt_events (same indexes), ~300-byte JSON, 1,000 streams, separate database.",
+            "floor: the same load and bodies against bench/harness/aiohttp_floor.py, aiohttp on uvloop that "
+            "parses each body and answers a constant 201 (no validation, no store, no database): the most "
+            "any service on this stack reaches here. Its CPU is in the detail rows' service CPU column.",
             "CPU columns: cores busy during the measured window (1.0 = one core); the machine has "
             f"{os.cpu_count()} CPUs shared by the client, the service and PostgreSQL.",
         ]
@@ -337,6 +374,10 @@ class AppendScenario(Scenario):
                 _fmt(hm.get("seq_rows_read_per_event"), 0),
             ])
         return "Diagnostics (medians)", headers, rows
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
