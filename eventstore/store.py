@@ -68,10 +68,10 @@ class PendingEvent:
         return self.event.stored_data()
 
     @_computed_once
-    def data_json(self) -> str:
-        """``data`` as the compact JSON text the store writes to ``mt_events.data``, computed once.
+    def data_json(self) -> bytes:
+        """``data`` as the compact JSON (UTF-8) the store writes to ``mt_events.data``, computed once.
         Raises ``orjson.JSONEncodeError`` for text UTF-8 cannot hold (a lone surrogate)."""
-        return orjson.dumps(self.data).decode()
+        return orjson.dumps(self.data)
 
     @classmethod
     def of(cls, event: Event, *, event_id: uuid.UUID | None = None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from .events import AgentStuck, Event, IssueEvent, MilestoneComplete, ObservabilityEvent
 
@@ -58,7 +59,12 @@ def parse_issue_stream_id(stream_id: str) -> tuple[str, int] | None:
 
 
 def has_real_issue(repo: str, issue_number: int) -> bool:
-    return bool(_REPO.match(repo or "")) and issue_number >= 1
+    return issue_number >= 1 and _is_repo(repo or "")
+
+
+@lru_cache(maxsize=4096)  # a rig works on a handful of repos; routing asks for each event
+def _is_repo(repo: str) -> bool:
+    return bool(_REPO.match(repo))
 
 
 def route(event: Event) -> StreamRef:

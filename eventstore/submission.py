@@ -54,8 +54,8 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
     # One pass over the body: envelope fields set apart, keys snake_cased at every level (nested
     # models such as HEARTBEAT's providers arrive in any casing too), nesting bounded.
     data: dict[str, Any] = {}
-    for key, value in body.items():
-        data[snake_key(str(key))] = _snake_nested(value, 2) if isinstance(value, (dict, list)) else value
+    for key, value in body.items():  # keys of a parsed JSON object are str
+        data[snake_key(key)] = _snake_nested(value, 2) if isinstance(value, (dict, list)) else value
     wire_name = data.pop("type", None)
     raw_event_id = data.pop("event_id", None)
     raw_expected = data.pop("expected_version", None)
@@ -136,7 +136,7 @@ def _ensure_storable(pending: PendingEvent) -> None:
         text = pending.data_json
     except orjson.JSONEncodeError:
         raise InvalidSubmission("invalid_text", "a text field holds an invalid Unicode surrogate") from None
-    if "\\u0000" in text and any("\x00" in s for s in _strings(pending.data)):
+    if b"\\u0000" in text and any("\x00" in s for s in _strings(pending.data)):
         raise InvalidSubmission("invalid_text", "text fields must not contain NUL characters")
 
 

@@ -37,7 +37,7 @@ def append_answer(rec: RecordedEvent, duplicate: bool) -> dict[str, Any]:
         "timestamp": timestamp(rec.timestamp),
         "version": rec.version,
         "sequence": rec.seq,
-        "eventId": str(rec.id),
+        "eventId": rec.id,  # orjson writes the canonical text itself
         "duplicate": duplicate,
     }
 
