@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from .events import AgentStuck, Event, IssueEvent, MilestoneComplete, ObservabilityEvent
 
@@ -67,14 +67,25 @@ def _is_repo(repo: str) -> bool:
     return bool(_REPO.match(repo))
 
 
+@cache  # one entry per event class: routing asks for every event
+def _routed_as(cls: type[Event]) -> str:
+    if issubclass(cls, IssueEvent):
+        return "issue"
+    if issubclass(cls, MilestoneComplete):
+        return "milestone"
+    if issubclass(cls, (ObservabilityEvent, AgentStuck)):
+        return "issue if real"
+    return "agent"
+
+
 def route(event: Event) -> StreamRef:
-    if isinstance(event, IssueEvent):
-        return StreamRef(issue_stream_id(event.repo, event.issue_number), StreamKind.ISSUE)
-    if isinstance(event, MilestoneComplete):
-        return StreamRef(milestone_stream_id(event.repo, event.milestone), StreamKind.MILESTONE)
-    if isinstance(event, (ObservabilityEvent, AgentStuck)):
-        if has_real_issue(event.repo, event.issue_number):
-            return StreamRef(issue_stream_id(event.repo, event.issue_number), StreamKind.ISSUE)
+    how = _routed_as(type(event))
+    if how == "issue":
+        return StreamRef(issue_stream_id(event.repo, event.issue_number), StreamKind.ISSUE)  # type: ignore[attr-defined]
+    if how == "milestone":
+        return StreamRef(milestone_stream_id(event.repo, event.milestone), StreamKind.MILESTONE)  # type: ignore[attr-defined]
+    if how == "issue if real" and has_real_issue(event.repo, event.issue_number):  # type: ignore[attr-defined]
+        return StreamRef(issue_stream_id(event.repo, event.issue_number), StreamKind.ISSUE)  # type: ignore[attr-defined]
     agent_id = getattr(event, "agent_id", None)
     if agent_id:
         return StreamRef(agent_id, StreamKind.AGENT)

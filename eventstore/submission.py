@@ -53,9 +53,10 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
         raise InvalidSubmission("invalid_body", "the body must be a JSON object")
     # One pass over the body: envelope fields set apart, keys snake_cased at every level (nested
     # models such as HEARTBEAT's providers arrive in any casing too), nesting bounded.
-    data: dict[str, Any] = {}
-    for key, value in body.items():  # keys of a parsed JSON object are str
-        data[snake_key(key)] = _snake_nested(value, 2) if isinstance(value, (dict, list)) else value
+    data: dict[str, Any] = {  # keys of a parsed JSON object are str
+        snake_key(key): _snake_nested(value, 2) if isinstance(value, (dict, list)) else value
+        for key, value in body.items()
+    }
     wire_name = data.pop("type", None)
     raw_event_id = data.pop("event_id", None)
     raw_expected = data.pop("expected_version", None)
