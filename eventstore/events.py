@@ -65,6 +65,12 @@ class Event(BaseModel):
         The renaming happens inside pydantic's serializer (the alias generator), not in Python."""
         return self.model_dump(mode="json", by_alias=True)
 
+    def stored_json(self) -> bytes:
+        """``stored_data`` as compact JSON (UTF-8), written by pydantic's serializer in one pass
+        (no dict in between); byte for byte what orjson makes of ``stored_data`` (tests pin it).
+        Raises ``PydanticSerializationError`` for text UTF-8 cannot hold (a lone surrogate)."""
+        return self.__pydantic_serializer__.to_json(self, by_alias=True)
+
 
 class IssueEvent(Event):
     """An event that concerns one issue; it lives on the stream ``{repo}#{issueNumber}``."""

@@ -14,13 +14,14 @@ import uuid
 
 _random = random.Random()
 
+# The layout, from the top bit: 48 bits of Unix milliseconds, the version (7) in 4 bits, 12 random
+# bits, the RFC 4122 variant (0b10) in 2 bits, 62 random bits. 76 random bits are drawn and the
+# 4+2 bits where version and variant go are masked out and set, in one pass.
+_RANDOM_PART = ((2**12 - 1) << 64) | (2**62 - 1)
+_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
+_MILLIS = 2**48 - 1
+
 
 def new_event_id() -> uuid.UUID:
     millis = time.time_ns() // 1_000_000
-    rand = _random.getrandbits(74)
-    value = (millis & (2**48 - 1)) << 80          # 48-bit Unix milliseconds
-    value |= 0x7 << 76                             # version 7
-    value |= (rand >> 62) << 64                    # 12 random bits
-    value |= 0b10 << 62                            # RFC 4122 variant
-    value |= rand & (2**62 - 1)                    # 62 random bits
-    return uuid.UUID(int=value)
+    return uuid.UUID(int=((millis & _MILLIS) << 80) | (_random.getrandbits(76) & _RANDOM_PART) | _VERSION_AND_VARIANT)

@@ -78,14 +78,19 @@ def _routed_as(cls: type[Event]) -> str:
     return "agent"
 
 
+@lru_cache(maxsize=8192)  # a rig's active issues; the same few are named by event after event
+def _issue_stream(repo: str, issue_number: int) -> StreamRef:
+    return StreamRef(issue_stream_id(repo, issue_number), StreamKind.ISSUE)
+
+
 def route(event: Event) -> StreamRef:
     how = _routed_as(type(event))
     if how == "issue":
-        return StreamRef(issue_stream_id(event.repo, event.issue_number), StreamKind.ISSUE)  # type: ignore[attr-defined]
+        return _issue_stream(event.repo, event.issue_number)  # type: ignore[attr-defined]
     if how == "milestone":
         return StreamRef(milestone_stream_id(event.repo, event.milestone), StreamKind.MILESTONE)  # type: ignore[attr-defined]
     if how == "issue if real" and has_real_issue(event.repo, event.issue_number):  # type: ignore[attr-defined]
-        return StreamRef(issue_stream_id(event.repo, event.issue_number), StreamKind.ISSUE)  # type: ignore[attr-defined]
+        return _issue_stream(event.repo, event.issue_number)  # type: ignore[attr-defined]
     agent_id = getattr(event, "agent_id", None)
     if agent_id:
         return StreamRef(agent_id, StreamKind.AGENT)

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from .events import KNOWN_TYPES, UnknownEventType, event_class
 from .ids import new_event_id
@@ -135,7 +135,7 @@ def _ensure_storable(pending: PendingEvent) -> None:
     # also matches, so a hit is confirmed on the values), and a surrogate makes the encoding fail.
     try:
         text = pending.data_json
-    except orjson.JSONEncodeError:
+    except PydanticSerializationError:
         raise InvalidSubmission("invalid_text", "a text field holds an invalid Unicode surrogate") from None
     if b"\\u0000" in text and any("\x00" in s for s in _strings(pending.data)):
         raise InvalidSubmission("invalid_text", "text fields must not contain NUL characters")

@@ -6,6 +6,7 @@ import orjson
 from aiohttp import web
 
 from eventstore.conductor import attribute_stuck
+from eventstore.events import AgentStuck
 from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavailable
 from eventstore.submission import InvalidSubmission, parse_submission
 
@@ -39,7 +40,8 @@ async def submit_event(request: web.Request) -> web.Response:
         status = 400 if exc.code in _BAD_REQUEST else 422
         raise ApiError(status, exc.code, str(exc), problems=[p.as_json() for p in exc.problems],
                        **exc.extra) from None
-    pending = await attribute_stuck(deps.read_models, pending)
+    if isinstance(pending.event, AgentStuck):  # the only type it may move; no coroutine for the rest
+        pending = await attribute_stuck(deps.read_models, pending)
     try:
         result = await deps.store.append(pending)
     except ConcurrencyError as exc:

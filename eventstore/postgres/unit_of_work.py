@@ -176,7 +176,7 @@ class UnitOfWork:
                             self.now, pending.data, event)
         self._staged.append(rec)
         self._rows.append(_row(pending))
-        if self._projector is not None:
+        if self._projector is not None and not self._projector.is_inert(event):  # no coroutine per analytics event
             for follow_up in await self._projector.apply(rec, pending.stream, self):
                 if not await self.event_exists(follow_up.event_id):
                     await self.append(follow_up)
@@ -213,8 +213,8 @@ class UnitOfWork:
 def _row(pending: PendingEvent) -> tuple[Any, ...]:
     """An event as ce_append_batch takes it (one element of its ``events`` jsonb array). The body
     goes in as the JSON text submission already made and checked (a Fragment is copied, not
-    encoded again)."""
-    return (pending.stream.id, pending.stream.kind.value, pending.event_id, orjson.Fragment(pending.data_json),
+    encoded again); the stream kind, a str enum, as its value (orjson writes enums so)."""
+    return (pending.stream.id, pending.stream.kind, pending.event_id, orjson.Fragment(pending.data_json),
             pending.event.alias, event_dotnet_type(type(pending.event)))
 
 

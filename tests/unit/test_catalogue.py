@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -114,6 +115,8 @@ def test_every_type_parses_routes_and_stores_pascal_case(wire_name: str) -> None
         assert pascal in stored, (key, stored)
     # every key, nested and inherited ones included, is stored PascalCase (Marten's casing)
     assert stored == pascal_keys(event.model_dump(mode="json"))
+    # the JSON the store writes is exactly that body, written by pydantic's serializer in one pass
+    assert event.stored_json() == orjson.dumps(stored)
     # PascalCase input gives the same event
     pascal_body = {k[0].upper() + k[1:]: v for k, v in body.items()}
     assert parse_event(wire_name, pascal_body) == event
