@@ -2,9 +2,9 @@
 
     python aiohttp_floor.py --host 127.0.0.1 --port 8081
 
-The same stack and settings as ``conductor-e serve`` (aiohttp on uvloop, no access log, one
-middleware, answers built with orjson), but ``POST /api/events`` only reads and parses the body and
-answers a constant 201 of the same shape. Run under the same load as the service, its rate is the
+The same stack and settings as ``conductor-e serve`` (aiohttp on uvloop, no access log, each
+handler wrapped once for errors as the service's routes are, answers built with orjson), but
+``POST /api/events`` only reads and parses the body and answers a constant 201 of the same shape. Run under the same load as the service, its rate is the
 most any handler on this stack could reach on this machine, so HTTP/floor says how much of the
 service's rate its own work (validation, the store, the database) costs, and floor/raw how far the
 HTTP layer alone stands from the raw INSERT rate. ``GET /health`` answers 200 so the harness can
@@ -25,10 +25,19 @@ ANSWER = orjson.dumps({"streamId": "acme/app#417", "type": "TOOL_USED", "timesta
                        "duplicate": False})
 
 
-@web.middleware
-async def passthrough(request: web.Request,
-                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    return await handler(request)  # the service has one middleware (errors to JSON); so does this
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def wrapped(handler: Handler) -> Handler:
+    """One coroutine layer around the handler, as the service's error wrapper (``json_errors``)."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Exception:
+            return web.Response(body=b'{"error":"internal_error"}', status=500, content_type="application/json")
+
+    return answer
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -41,9 +50,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def serve(host: str, port: int) -> None:
-    app = web.Application(middlewares=[passthrough])
-    app.router.add_post("/api/events", submit)
-    app.router.add_get("/health", health)
+    app = web.Application()
+    app.router.add_post("/api/events", wrapped(submit))
+    app.router.add_get("/health", wrapped(health))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_address=True).start()

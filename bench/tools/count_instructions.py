@@ -58,8 +58,8 @@ class _Floor:
 
         from bench.harness import aiohttp_floor
 
-        app = web.Application(middlewares=[aiohttp_floor.passthrough])
-        app.router.add_post("/api/events", aiohttp_floor.submit)
+        app = web.Application()
+        app.router.add_post("/api/events", aiohttp_floor.wrapped(aiohttp_floor.submit))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -143,6 +143,11 @@ async def test_unknown_route_and_method_are_json(api: TestClient) -> None:
     assert resp.status == 404 and (await resp.json())["error"] == "not_found"
     resp = await api.delete("/api/events")
     assert resp.status == 405 and (await resp.json())["error"] == "method_not_allowed"
+    assert set(resp.headers["Allow"].split(",")) >= {"GET", "POST"}
+    resp = await api.put("/api/agents/dev-e-1")  # a path with a parameter, under another method
+    assert resp.status == 405 and "GET" in resp.headers["Allow"]
+    resp = await api.head("/health")  # GET routes answer HEAD, as aiohttp's add_get does
+    assert resp.status == 200
 
 
 async def test_target_preview_is_trimmed_to_120(api: TestClient, db: asyncpg.Pool) -> None:
