@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import os
 import re
 import shutil
@@ -158,8 +159,11 @@ def main() -> None:
     if args.inner:
         import uvloop
 
-        with tempfile.TemporaryDirectory(prefix="ce-count-") as tmp, \
-                asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        # Removed at exit, after the embedded server's own exit handler (registered later, run
+        # earlier) has stopped it: removing its data directory first would leave it running.
+        tmp = tempfile.mkdtemp(prefix="ce-count-")
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(_inner(args.clients, args.waves, args.warmup, args.floor, Path(tmp)))
         return
     if not shutil.which("valgrind") or not shutil.which("callgrind_control"):

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -44,35 +46,38 @@ def _batch(size: int) -> list[tuple[object, ...]]:
 async def probe(calls: int, sizes: list[int]) -> None:
     import asyncpg
 
-    with tempfile.TemporaryDirectory(prefix="ce-probe-") as tmp:
-        pg = await Postgres.start(Path(tmp))
+    # Removed at exit, after the embedded server's own exit handler has stopped it (see
+    # count_instructions.py): removing its data directory first would leave it running.
+    tmp = tempfile.mkdtemp(prefix="ce-probe-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    pg = await Postgres.start(Path(tmp))
+    try:
+        conn = await asyncpg.connect(await pg.create_database("ce_probe"))
         try:
-            conn = await asyncpg.connect(await pg.create_database("ce_probe"))
-            try:
-                await migrate(conn)
-                await init_connection(conn)
-                await conn.execute("SET plan_cache_mode = force_custom_plan")  # as the service's writer
-                variants = [(size, flush) for size in sizes for flush in ("on", "off")]
-                times: dict[tuple[int, str], list[float]] = {v: [] for v in variants}
-                for _ in range(calls):
-                    for size, flush in variants:
-                        await conn.execute(f"SET synchronous_commit = {flush}")
-                        batch = _batch(size)
-                        t0 = time.perf_counter()
-                        await conn.fetch(CALL, None, None, APPEND_LOCK, datetime.now(timezone.utc), batch, [])
-                        times[(size, flush)].append(time.perf_counter() - t0)
-            finally:
-                await conn.close()
-            print(f"PostgreSQL {pg.settings.get('server_version')} ({'embedded' if pg.embedded else 'DATABASE_URL'}), "
-                  f"{calls} calls per cell, first 10 % dropped as warm-up; median ms per call")
-            print("events per call  flushed (synchronous_commit=on)  not flushed (off)  flush")
-            warm = calls // 10
-            for size in sizes:
-                on = statistics.median(times[(size, "on")][warm:]) * 1000
-                off = statistics.median(times[(size, "off")][warm:]) * 1000
-                print(f"{size:>15}  {on:>30.3f}  {off:>17.3f}  {on - off:>5.3f}")
+            await migrate(conn)
+            await init_connection(conn)
+            await conn.execute("SET plan_cache_mode = force_custom_plan")  # as the service's writer
+            variants = [(size, flush) for size in sizes for flush in ("on", "off")]
+            times: dict[tuple[int, str], list[float]] = {v: [] for v in variants}
+            for _ in range(calls):
+                for size, flush in variants:
+                    await conn.execute(f"SET synchronous_commit = {flush}")
+                    batch = _batch(size)
+                    t0 = time.perf_counter()
+                    await conn.fetch(CALL, None, None, APPEND_LOCK, datetime.now(timezone.utc), batch, [])
+                    times[(size, flush)].append(time.perf_counter() - t0)
         finally:
-            await pg.drop_created()
+            await conn.close()
+        print(f"PostgreSQL {pg.settings.get('server_version')} ({'embedded' if pg.embedded else 'DATABASE_URL'}), "
+              f"{calls} calls per cell, first 10 % dropped as warm-up; median ms per call")
+        print("events per call  flushed (synchronous_commit=on)  not flushed (off)  flush")
+        warm = calls // 10
+        for size in sizes:
+            on = statistics.median(times[(size, "on")][warm:]) * 1000
+            off = statistics.median(times[(size, "off")][warm:]) * 1000
+            print(f"{size:>15}  {on:>30.3f}  {off:>17.3f}  {on - off:>5.3f}")
+    finally:
+        await pg.drop_created()
 
 
 def main() -> None:
