@@ -193,7 +193,7 @@ class UnitOfWork:
         staged, self._staged = self._staged, []
         rows, self._rows = self._rows, []
         dirty, self._dirty = self._dirty, {}
-        docs = [(doc_table(model), doc_id, dotnet_type(model), doc.model_dump(mode="json", by_alias=True))
+        docs = [(doc_table(model), doc_id, dotnet_type(model), orjson.Fragment(dump_doc(doc)))
                 for (model, doc_id), doc in dirty.items()]
         try:
             placed = await self._conn.fetchrow(
