@@ -62,14 +62,6 @@ def snake_keys(value: Any) -> Any:
     return value
 
 
-def pascal_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {pascal_key(str(k)): pascal_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [pascal_keys(v) for v in value]
-    return value
-
-
 def camel_keys(value: Any) -> Any:
     if isinstance(value, dict):
         return {camel_key(str(k)): camel_keys(v) for k, v in value.items()}

@@ -7,8 +7,10 @@ import pytest
 from pydantic import ValidationError
 
 from eventstore.events import EVENT_TYPES, KNOWN_TYPES, parse_event
-from eventstore.naming import marten_alias, pascal_keys
+from eventstore.naming import marten_alias
 from eventstore.streams import StreamKind, route
+
+from .helpers import pascal_keys
 
 # (wire name, class name, stored alias) -- never change an alias: stored rows carry it.
 GOLDEN = [

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from functools import reduce
 
-from eventstore.naming import pascal_keys
 from eventstore.postgres.documents import dump_doc, load_doc
 from eventstore.projections import agent_status, issue_status, milestone_status
 from eventstore.projections.agent_status import AgentStatus
 from eventstore.projections.issue_status import IssueStatus
 
-from .helpers import ISSUE, rec
+from .helpers import ISSUE, pascal_keys, rec
 
 
 def _stored_the_old_way(doc: object) -> object:
