@@ -154,6 +154,8 @@ def main() -> None:
     parser.add_argument("--waves", type=int, default=60, help="measured waves (60)")
     parser.add_argument("--warmup", type=int, default=20, help="uncounted waves first (20)")
     parser.add_argument("--floor", action="store_true", help="count the aiohttp floor app instead of the service")
+    parser.add_argument("--keep", metavar="FILE", type=Path,
+                        help="also write callgrind's output there (for callgrind_annotate --inclusive=yes)")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
@@ -173,6 +175,8 @@ def main() -> None:
                sys.executable, __file__, "--inner", "--clients", str(args.clients), "--waves", str(args.waves),
                "--warmup", str(args.warmup), *(["--floor"] if args.floor else [])]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if args.keep and proc.returncode == 0:
+            shutil.copyfile(f"{out}/callgrind.out", args.keep)
     result = re.search(r"RESULT events=(\d+) non_201=(\d+) stored=(\d+) transactions=(\d+)", proc.stdout)
     collected = re.search(r"Collected : ([\d,]+)", proc.stderr)
     if proc.returncode != 0 or not result or not collected:
