@@ -75,6 +75,11 @@ class _DecideJob:
     future: asyncio.Future[Any]
 
 
+# What staging decided for one job: ``n >= 0``: appended, the n-th event of the flush's result;
+# ``n < 0``: a retry of the job staged as event -1-n in the same batch; else its outcome already.
+_Answer = int | AppendResult | StoreError
+
+
 @dataclass
 class _Batch:
     jobs: list[_AppendJob]
@@ -283,34 +288,35 @@ class PostgresEventStore(EventStore):
             try:
                 if inert and not must_read:
                     uow = UnitOfWork(conn, self._clock(), projector, lazy_versions=True)
-                    outcomes, first_with_id = await self._stage(uow, jobs, read=False)
+                    answers = await self._stage(uow, jobs, read=False)
                     recorded = await uow.flush()
                 elif not must_read and self._cache_docs is not None and UnitOfWork.covers(self._cache, wanted):
                     uow = UnitOfWork(conn, self._clock(), projector, lazy_versions=True, docs=self._cache)
-                    outcomes, first_with_id = await self._stage(uow, jobs, read=False)
+                    answers = await self._stage(uow, jobs, read=False)
                     recorded = await uow.flush(expected_docs=self._cache_docs)
                 else:
                     uow = UnitOfWork(conn, self._clock(), projector)
-                    outcomes, first_with_id = await self._stage(uow, jobs, read=True)
+                    answers = await self._stage(uow, jobs, read=True)
                     recorded = await uow.flush(expected_docs=uow.read_docs,
                                                expected_max=uow.read_up_to if must_read else None)
             except StaleRead:
                 log.debug("state changed since the batch read it; redoing it under the lock")
                 async with serialised_transaction(conn):
                     uow = UnitOfWork(conn, self._clock(), projector)
-                    outcomes, first_with_id = await self._stage(uow, jobs, read=True)
+                    answers = await self._stage(uow, jobs, read=True)
                     recorded = await uow.flush()
         except BaseException:
             self._forget_cache()
             raise
         self._remember(uow, recorded)
-        by_id = {r.id: r for r in recorded}
-        for i, job in enumerate(jobs):
-            outcome = outcomes.get(i)
-            if outcome is None:
-                rec = by_id[job.pending.event_id]
-                is_first = first_with_id[job.pending.event_id] == i
-                outcome = AppendResult(rec, duplicate=False) if is_first else _duplicate_of(rec, job.pending)
+        for job, answer in zip(jobs, answers, strict=True):
+            if type(answer) is int:
+                if answer >= 0:
+                    outcome: AppendResult | StoreError = AppendResult(recorded[answer], duplicate=False)
+                else:
+                    outcome = _duplicate_of(recorded[-1 - answer], job.pending)
+            else:
+                outcome = answer  # type: ignore[assignment]
             _settle(job.future, outcome)
 
     # -- the document cache -----------------------------------------------------------------------
@@ -331,10 +337,13 @@ class PostgresEventStore(EventStore):
         self._cache.clear()
         self._cache_docs = None
 
-    async def _stage(self, uow: UnitOfWork, jobs: list[_AppendJob], *, read: bool
-                     ) -> tuple[dict[int, AppendResult | StoreError], dict[uuid.UUID, int]]:
-        """Check each job (duplicate, expected version) and stage the ones that pass."""
-        outcomes: dict[int, AppendResult | StoreError] = {}
+    async def _stage(self, uow: UnitOfWork, jobs: list[_AppendJob], *, read: bool) -> list[_Answer]:
+        """Check each job (duplicate, expected version) and stage the ones that pass. Returns per
+        job: its staged index (see ``_answer``), or its outcome when nothing is staged for it.
+
+        Only client-chosen ids (``may_exist``) can repeat, so only they are looked up: a fresh
+        server id is never hashed here (a UUID's hash is Python code)."""
+        answers: list[_Answer] = []
         first_with_id: dict[uuid.UUID, int] = {}
         existing: dict[uuid.UUID, RecordedEvent] = {}
         if read:
@@ -342,21 +351,29 @@ class PostgresEventStore(EventStore):
             wanted = self._projector.documents_for(pendings) if self._projector is not None else {}
             existing = await uow.load((p.event_id for p in pendings if p.may_exist),
                                       (p.stream.id for p in pendings), wanted)
-        for i, job in enumerate(jobs):
+        for job in jobs:
             p = job.pending
-            stored = existing.get(p.event_id)
-            if stored is not None:
-                outcomes[i] = _duplicate_of(stored, p)
-            elif p.event_id in first_with_id:
-                continue  # a retry inside the same batch: answered like the first, by the caller
-            elif p.expected_version is not None and (
+            if p.may_exist:
+                stored = existing.get(p.event_id)
+                if stored is not None:
+                    answers.append(_duplicate_of(stored, p))
+                    continue
+                earlier = first_with_id.get(p.event_id)
+                if earlier is not None:  # a retry inside the same batch: answered like the first
+                    answers.append(-1 - earlier)
+                    continue
+            if p.expected_version is not None and (
                 actual := await uow.stream_version(p.stream.id)
             ) != p.expected_version:
-                outcomes[i] = ConcurrencyError(p.stream.id, p.expected_version, actual)
-            else:
-                first_with_id[p.event_id] = i
+                answers.append(ConcurrencyError(p.stream.id, p.expected_version, actual))
+                continue
+            index = uow.staged_count
+            if p.may_exist:
+                first_with_id[p.event_id] = index
+            if not uow.stage_unprojected(p):
                 await uow.append(p)
-        return outcomes, first_with_id
+            answers.append(index)
+        return answers
 
     async def _run_decision(self, job: _DecideJob) -> None:
         if job.future.cancelled():

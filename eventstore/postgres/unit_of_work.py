@@ -67,9 +67,10 @@ class UnitOfWork:
         self.docs_before: int | None = None
         self.docs_after: int | None = None
         self._dirty: dict[tuple[type[BaseModel], str], BaseModel] = {}
-        self._staged: list[RecordedEvent] = []
-        self._rows: list[tuple[Any, ...]] = []  # the staged events as ce_append_batch takes them
-        self._staged_ids: set[uuid.UUID] = set()
+        # The staged events in staging order, each with its stream version (0: numbered by
+        # ce_append_batch), and the same events as ce_append_batch takes them.
+        self._staged: list[tuple[PendingEvent, int]] = []
+        self._rows: list[tuple[Any, ...]] = []
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -119,7 +120,9 @@ class UnitOfWork:
         return self._versions[stream_id]
 
     async def event_exists(self, event_id: uuid.UUID) -> bool:
-        if event_id in self._staged_ids:
+        # A scan, not a set of staged ids: only follow-ups ask, and hashing every staged id (a
+        # Python-level __hash__ per UUID) cost more than the rare scan.
+        if any(p.event_id == event_id for p, _ in self._staged):
             return True
         return bool(await self._conn.fetchval("SELECT 1 FROM mt_events WHERE id = $1", event_id))
 
@@ -160,8 +163,27 @@ class UnitOfWork:
         self.docs[key] = doc
         self._dirty[key] = doc
 
+    @property
+    def staged_count(self) -> int:
+        """How many events are staged: the index the next staged event will have in ``flush``'s result."""
+        return len(self._staged)
+
+    def stage_unprojected(self, pending: PendingEvent) -> bool:
+        """Stage ``pending`` at once if nothing has to be read or projected for it: no projection
+        reads it and ce_append_batch numbers it (a unit with ``lazy_versions`` that has not read
+        its stream's version). Returns False, staging nothing, otherwise: use ``append``.
+        No coroutine and no RecordedEvent for the bulk of the traffic (analytics events)."""
+        if not self._lazy_versions or pending.stream.id in self._versions or (
+                self._projector is not None and not self._projector.is_inert(pending.event)):
+            return False
+        self._staged.append((pending, 0))
+        self._rows.append(_row(pending))
+        return True
+
     async def append(self, pending: PendingEvent) -> RecordedEvent:
         """Stage ``pending`` at the stream's next version and project it (and its follow-ups).
+        Returns the event as the projections saw it: sequence number 0 and, with
+        ``lazy_versions``, version 0 when the database numbers it.
 
         Sequence numbers are given at ``flush``, in staging order; projections never need them.
         """
@@ -170,13 +192,10 @@ class UnitOfWork:
         else:
             version = await self.stream_version(pending.stream.id) + 1
             self._versions[pending.stream.id] = version
-        self._staged_ids.add(pending.event_id)
-        event = pending.event
-        rec = RecordedEvent(0, pending.event_id, pending.stream.id, version, event.alias,
-                            self.now, pending.data, event)
-        self._staged.append(rec)
+        self._staged.append((pending, version))
         self._rows.append(_row(pending))
-        if self._projector is not None and not self._projector.is_inert(event):  # no coroutine per analytics event
+        rec = _recorded(pending, 0, version, self.now)
+        if self._projector is not None and not self._projector.is_inert(pending.event):
             for follow_up in await self._projector.apply(rec, pending.stream, self):
                 if not await self.event_exists(follow_up.event_id):
                     await self.append(follow_up)
@@ -206,8 +225,16 @@ class UnitOfWork:
             raise
         assert placed is not None
         self.docs_before, self.docs_after = placed["docs_before"], placed["docs_after"]
-        return [RecordedEvent(seq, r.id, r.stream_id, version, r.alias, r.timestamp, r.data, r.event)
-                for r, seq, version in zip(staged, placed["seqs"], placed["versions"], strict=True)]
+        now = self.now
+        return [_recorded(p, seq, version, now)
+                for (p, _), seq, version in zip(staged, placed["seqs"], placed["versions"], strict=True)]
+
+
+def _recorded(pending: PendingEvent, seq: int, version: int, now: datetime) -> RecordedEvent:
+    # The stored body as the JSON text submission made; parsed only if someone reads ``data``
+    # (unless it was parsed already).
+    return RecordedEvent(seq, pending.event_id, pending.stream.id, version, pending.event.alias, now,
+                         pending.__dict__.get("data"), pending.event, data_json=pending.data_json)
 
 
 def _row(pending: PendingEvent) -> tuple[Any, ...]:

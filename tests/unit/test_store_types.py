@@ -49,3 +49,15 @@ def test_pending_defaults_and_replace() -> None:
     moved = dataclasses.replace(pending, event_id=chosen, may_exist=True)
     assert (moved.event_id, moved.may_exist, moved.event) == (chosen, True, EVENT)
     assert moved.data == pending.data and moved.data_json == EVENT.stored_json()
+
+
+def test_recorded_event_from_json_text_reads_it_only_when_asked() -> None:
+    pending = PendingEvent(EVENT, route(EVENT))
+    lazy = RecordedEvent(7, pending.event_id, "o/r#3", 2, EVENT.alias, AT, None, EVENT, data_json=pending.data_json)
+    assert "data" not in vars(lazy)  # not parsed yet
+    eager = RecordedEvent(7, pending.event_id, "o/r#3", 2, EVENT.alias, AT, pending.data, EVENT)
+    assert lazy == eager and lazy.data == EVENT.stored_data()
+    assert set(vars(lazy)) == {f.name for f in dataclasses.fields(lazy)}  # parsed once, the text let go
+    assert dataclasses.replace(lazy, seq=8).data == lazy.data
+    with pytest.raises(TypeError):
+        RecordedEvent(7, pending.event_id, "o/r#3", 2, EVENT.alias, AT, None, EVENT)
