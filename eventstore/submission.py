@@ -18,13 +18,12 @@ from pydantic_core import PydanticSerializationError
 
 from .events import KNOWN_TYPES, UnknownEventType, event_class
 from .ids import new_event_id
-from .naming import camel_key, snake_key
 from .store import PendingEvent
 from .streams import Unroutable, route
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0b0c6f0e-4a43-4c5e-9a44-1d6f3e6e2c11")
-# Events are flat (the deepest known field, HEARTBEAT's providers, is 3 levels down); the key walk
-# refuses a body as soon as it reaches a deeper level, so its recursion stays bounded.
+# Events are flat (the deepest known field, HEARTBEAT's providers, is 3 levels down); a body nested
+# deeper than this is refused before anything else reads it.
 MAX_DEPTH = 32
 
 
@@ -48,28 +47,37 @@ class InvalidSubmission(ValueError):
         self.extra = extra or {}
 
 
+# The envelope's fields in every spelling a body may use (see ``naming.accepted_names``).
+_TYPE = ("type", "Type", "TYPE")
+_EVENT_ID = ("eventId", "EventId", "event_id", "EVENT_ID")
+_EXPECTED = ("expectedVersion", "ExpectedVersion", "expected_version", "EXPECTED_VERSION")
+_ENVELOPE = frozenset(_TYPE + _EVENT_ID + _EXPECTED)
+_JUST_TYPE = frozenset({"type"})  # what nearly every body carries of the envelope
+_CONTAINERS = frozenset({dict, list})  # what orjson makes of JSON objects and arrays
+
+
 def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEvent:
-    if not isinstance(body, dict):
+    if type(body) is not dict:
         raise InvalidSubmission("invalid_body", "the body must be a JSON object")
-    # One pass over the body: envelope fields set apart, keys snake_cased at every level (nested
-    # models such as HEARTBEAT's providers arrive in any casing too), nesting bounded.
-    data: dict[str, Any] = {  # keys of a parsed JSON object are str
-        snake_key(key): _snake_nested(value, 2) if isinstance(value, (dict, list)) else value
-        for key, value in body.items()
-    }
-    wire_name = data.pop("type", None)
-    raw_event_id = data.pop("event_id", None)
-    raw_expected = data.pop("expected_version", None)
+    if not _CONTAINERS.isdisjoint(map(type, body.values())) and _too_deep(body, 1):
+        raise InvalidSubmission("too_deeply_nested", f"the body is nested more than {MAX_DEPTH} levels deep")
+    # The event's fields are read by its model in any casing (naming.accepted_names); the envelope
+    # (not part of the event) is looked up here, and the model ignores it like any unknown field.
+    if _ENVELOPE.intersection(body) == _JUST_TYPE:
+        wire_name, raw_event_id, raw_expected = body["type"], None, None
+    else:
+        wire_name, raw_event_id, raw_expected = _pick(body, _TYPE), _pick(body, _EVENT_ID), _pick(body, _EXPECTED)
 
     if not isinstance(wire_name, str) or not wire_name:
         raise InvalidSubmission(
             "missing_type", "the field 'type' is required: the event type, e.g. ISSUE_APPROVED",
             [Problem("type", "required")], {"knownTypes": list(KNOWN_TYPES)},
         )
-    event_id = _event_id(raw_event_id, idempotency_key)
-    expected = _expected_version(raw_expected)
+    event_id = new_event_id() if raw_event_id is None and not idempotency_key else _event_id(raw_event_id,
+                                                                                           idempotency_key)
+    expected = None if raw_expected is None else _expected_version(raw_expected)
     try:
-        event = event_class(wire_name.strip().upper()).model_validate(data)
+        event = event_class(wire_name.strip().upper()).model_validate(body)
     except UnknownEventType:
         raise InvalidSubmission(
             "unknown_event_type",
@@ -77,18 +85,25 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
             [Problem("type", "unknown event type")], {"knownTypes": list(KNOWN_TYPES)},
         ) from None
     except ValidationError as exc:
-        spelled = {snake_key(str(k)): str(k) for k in body}  # only on the error path
-        problems = [_problem(err, spelled) for err in exc.errors(include_url=False, include_input=False)]
+        problems = [_problem(err) for err in exc.errors(include_url=False, include_input=False)]
         summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
         raise InvalidSubmission("invalid_fields", f"invalid {wire_name.upper()}: {summary}", problems) from None
     try:
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
-    chosen = raw_event_id is not None or bool(idempotency_key)
-    pending = PendingEvent(event, stream, event_id, expected, may_exist=chosen)
+    pending = PendingEvent(event, stream, event_id, expected,
+                           raw_event_id is not None or bool(idempotency_key))  # may_exist: a chosen id
     _ensure_storable(pending)
     return pending
+
+
+def _pick(body: dict[str, Any], spellings: tuple[str, ...]) -> Any:
+    """The envelope field under the first of its spellings the body has, else None."""
+    for name in spellings:
+        if name in body:
+            return body[name]
+    return None
 
 
 def _event_id(raw: Any, idempotency_key: str | None) -> uuid.UUID:
@@ -114,13 +129,11 @@ def _expected_version(raw: Any) -> int | None:
     return raw
 
 
-def _problem(err: Any, spelled: dict[str, str]) -> Problem:
-    loc = [str(p) for p in err.get("loc", ())]
-    if loc:
-        top = spelled.get(loc[0], camel_key(loc[0]))
-        field = ".".join([top, *(camel_key(p) for p in loc[1:])])
-    else:
-        field = None
+def _problem(err: Any) -> Problem:
+    # Pydantic names a field by the spelling the body used, or camelCase when it is missing
+    # (the first of naming.accepted_names); list positions are numbers.
+    loc = err.get("loc", ())
+    field = ".".join(str(p) for p in loc) if loc else None
     message = err.get("msg", "invalid")
     if err.get("type") == "missing":
         message = "required"
@@ -152,12 +165,10 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def _snake_nested(value: dict[Any, Any] | list[Any], depth: int) -> dict[str, Any] | list[Any]:
-    """``value`` (at nesting ``depth``; the body is 1) with snake_case keys at every level.
-    Refuses nesting deeper than MAX_DEPTH, so the recursion is bounded by it."""
-    if depth > MAX_DEPTH:
-        raise InvalidSubmission("too_deeply_nested", f"the body is nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, dict):
-        return {snake_key(str(k)): _snake_nested(v, depth + 1) if isinstance(v, (dict, list)) else v
-                for k, v in value.items()}
-    return [_snake_nested(v, depth + 1) if isinstance(v, (dict, list)) else v for v in value]
+def _too_deep(value: dict[Any, Any] | list[Any], depth: int) -> bool:
+    """Whether ``value`` (at nesting ``depth``; the body is 1) holds containers nested deeper than
+    MAX_DEPTH. The recursion stops at that depth, so it is bounded by it."""
+    for item in value.values() if type(value) is dict else value:
+        if type(item) in _CONTAINERS and (depth >= MAX_DEPTH or _too_deep(item, depth + 1)):
+            return True
+    return False

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from eventstore.events import EVENT_TYPES, KNOWN_TYPES, parse_event
 from eventstore.naming import marten_alias
 from eventstore.streams import StreamKind, route
+from eventstore.submission import parse_submission
 
 from .helpers import pascal_keys
 
@@ -122,6 +123,37 @@ def test_every_type_parses_routes_and_stores_pascal_case(wire_name: str) -> None
     # PascalCase input gives the same event
     pascal_body = {k[0].upper() + k[1:]: v for k, v in body.items()}
     assert parse_event(wire_name, pascal_body) == event
+
+
+def _recase(value: object, casing: str) -> object:
+    """``value`` with every key (camelCase in CASES) respelled, at every level."""
+    def respell(key: str) -> str:
+        snake = "".join("_" + c.lower() if c.isupper() else c for c in key)
+        return {"Pascal": key[:1].upper() + key[1:], "snake": snake, "UPPER": snake.upper()}[casing]
+    if isinstance(value, dict):
+        return {respell(k): _recase(v, casing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_recase(v, casing) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("casing", ["Pascal", "snake", "UPPER"])
+@pytest.mark.parametrize("wire_name", sorted(CASES))
+def test_every_type_is_read_in_every_casing_at_every_level(wire_name: str, casing: str) -> None:
+    # The models match the spellings themselves (naming.accepted_names), nested models included
+    # (HEARTBEAT's providers): a body respelled throughout is the same event.
+    body, _, _ = CASES[wire_name]
+    camel = parse_submission({"type": wire_name, **body}).event
+    respelled = _recase({"type": wire_name, **body}, casing)
+    assert parse_submission(respelled).event == camel
+
+
+def test_a_refused_field_is_named_as_the_client_spelled_it_at_every_level() -> None:
+    from eventstore.submission import InvalidSubmission
+
+    with pytest.raises(InvalidSubmission) as caught:
+        parse_submission({"Type": "HEARTBEAT", "AgentId": "a", "Providers": [{"Name": 5}, {"Status": "ready"}]})
+    assert [p.field for p in caught.value.problems] == ["Providers.0.Name", "Providers.1.name"]  # missing: camelCase
 
 
 @pytest.mark.parametrize("wire_name", sorted(CASES))
