@@ -16,20 +16,11 @@ from ..naming import STORED_NAMES
 from ..store import RecordedEvent
 from .issue_status import IssueStatus
 
-
-class ProviderHealth(BaseModel):
-    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
-    name: str
-    status: str = "unknown"
-    details: str | None = None
-    active: bool = False
-
-
-class IntegrationHealth(BaseModel):
-    model_config = ConfigDict(frozen=True, alias_generator=STORED_NAMES)
-    name: str
-    status: str = "unknown"
-    details: str | None = None
+# The document keeps the capability snapshot as the last HEARTBEAT reported it, in the event's own
+# frozen models (same fields, stored the same way): sharing them costs nothing, where building a
+# copy of each provider and integration cost ~21k CPU instructions apiece (four per heartbeat).
+ProviderHealth = ev.Provider
+IntegrationHealth = ev.Integration
 
 
 class AgentStatus(BaseModel):
@@ -86,8 +77,7 @@ def evolve(doc: AgentStatus | None, agent_id: str, rec: RecordedEvent) -> AgentS
             u.update(
                 status=e.status, current_issue=e.current_issue, current_repo=e.current_repo,
                 active_provider=e.active_provider, available_providers=list(e.available_providers),
-                providers=[ProviderHealth(**p.model_dump()) for p in e.providers],
-                integrations=[IntegrationHealth(**i.model_dump()) for i in e.integrations],
+                providers=list(e.providers), integrations=list(e.integrations),
                 last_heartbeat=at,
             )
         case ev.IssueAssigned() if e.agent_id == agent_id:
