@@ -19,15 +19,19 @@ from .milestone_status import MilestoneStatus
 DOCUMENT_TYPES = (IssueStatus, AgentStatus, MilestoneStatus)
 
 
+# Observability events (TOOL_USED, MEMORY_*, TOKEN_USAGE) are analytics: they change no
+# coordination state, so no document is read or written for them (most of the traffic). Asked
+# for nearly every event, so by exact class (event classes are final), one set lookup.
+_ANALYTICS_CLASSES = frozenset(cls for cls in ev.EVENT_TYPES.values() if cls.wire_name in ev.OBSERVABILITY)
+
+
 def _analytics_only(event: ev.Event) -> bool:
-    """Observability events (TOOL_USED, MEMORY_*, TOKEN_USAGE) are analytics: they change no
-    coordination state, so no document is read or written for them (most of the traffic)."""
-    return event.wire_name in ev.OBSERVABILITY
+    return type(event) in _ANALYTICS_CLASSES
 
 
 class RigProjector:
     def is_inert(self, event: ev.Event) -> bool:
-        return _analytics_only(event)
+        return type(event) in _ANALYTICS_CLASSES
 
     def documents_for(self, pendings: Sequence[PendingEvent]) -> Mapping[type[BaseModel], Iterable[str]]:
         """What a batch will touch: the issue documents of coordination events and the agents they
