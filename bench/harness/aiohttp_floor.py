@@ -4,7 +4,9 @@
 
 The same stack and settings as ``conductor-e serve`` (aiohttp on uvloop, no access log, each
 handler wrapped once for errors as the service's routes are, answers built with orjson), but
-``POST /api/events`` only reads and parses the body and answers a constant 201 of the same shape. Run under the same load as the service, its rate is the
+``POST /api/events`` only reads the body (with the service's own ``read_body``, so the project must be
+installed, as ``bench/run.py`` ensures) and parses it, and answers a constant 201 of the same shape.
+Run under the same load as the service, its rate is the
 most any handler on this stack could reach on this machine, so HTTP/floor says how much of the
 service's rate its own work (validation, the store, the database) costs, and floor/raw how far the
 HTTP layer alone stands from the raw INSERT rate. ``GET /health`` answers 200 so the harness can
@@ -19,6 +21,8 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+
+from bot.http.events_routes import read_body
 
 ANSWER = orjson.dumps({"streamId": "acme/app#417", "type": "TOOL_USED", "timestamp": "2026-11-29T03:00:00.000000Z",
                        "version": 1, "sequence": 1, "eventId": "0193a4f2-0000-7000-8000-000000000000",
@@ -41,7 +45,7 @@ def wrapped(handler: Handler) -> Handler:
 
 
 async def submit(request: web.Request) -> web.Response:
-    orjson.loads(await request.read())
+    orjson.loads(await read_body(request))  # the service's own way of reading the body
     return web.Response(body=ANSWER, status=201, content_type="application/json")
 
 

@@ -165,3 +165,62 @@ async def test_text_that_looks_like_a_nul_escape_is_stored_intact(api: TestClien
                                                "extra": [[[[{"deep": 1}]]]]})
     assert resp.status == 201, await resp.text()
     assert await db.fetchval("SELECT data->>'ToolName' FROM mt_events") == tricky
+
+
+async def test_body_limit_and_delivery_whole_split_chunked_or_compressed(
+        store: object, clock: object, db: asyncpg.Pool) -> None:
+    """The body is taken from the buffer when it arrived whole, else read as it comes (see
+    read_body in bot/http/events_routes.py): the limit and the answer must not depend on which."""
+    import gzip
+
+    from aiohttp.test_utils import TestServer
+
+    from bot.http.app import create_app
+    from bot.http.app_keys import ApiDeps
+    from eventstore.postgres.read_models import PostgresReadModels
+
+    limit = 1000
+    app = create_app(ApiDeps(store=store, read_models=PostgresReadModels(db), clock=clock,  # type: ignore[arg-type]
+                             max_body_bytes=limit))
+    event = b'{"type": "TOOL_USED", "agentId": "dev-e-1", "toolName": "Bash", "targetPreview": "%s"}'
+    fits = event % (b"x" * (limit - len(event) - 10))
+    too_big = event % (b"x" * (limit - len(event) + 10))
+    assert len(fits) <= limit < len(too_big)
+
+    async with TestServer(app) as server:
+        async def exchange(parts: list[bytes], headers: str = "") -> tuple[int, bytes]:
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            try:
+                head = f"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{headers}\r\n"
+                writer.write(head.encode())
+                for part in parts:  # each part a separate write, with a pause between them
+                    writer.write(part)
+                    await writer.drain()
+                    await asyncio.sleep(0.05)
+                status_line = await reader.readline()
+                answer = await reader.read(4096)
+                return int(status_line.split()[1]), answer
+            finally:
+                writer.close()
+
+        def sized(body: bytes) -> str:
+            return f"Content-Length: {len(body)}\r\n"
+
+        def chunked(body: bytes) -> list[bytes]:
+            half = len(body) // 2
+            return [b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:half], body[half:])] + [b"0\r\n\r\n"]
+
+        assert (await exchange([fits], sized(fits)))[0] == 201  # whole
+        assert (await exchange([fits[:50], fits[50:]], sized(fits)))[0] == 201  # split
+        assert (await exchange(chunked(fits), "Transfer-Encoding: chunked\r\n"))[0] == 201
+        packed = gzip.compress(fits)
+        assert (await exchange([packed], sized(packed) + "Content-Encoding: gzip\r\n"))[0] == 201
+        stored = await count_events(db)
+        assert stored == 4
+
+        for parts, headers in [([too_big], sized(too_big)), ([too_big[:50], too_big[50:]], sized(too_big)),
+                               (chunked(too_big), "Transfer-Encoding: chunked\r\n"),
+                               ([gzip.compress(too_big)], sized(gzip.compress(too_big)) + "Content-Encoding: gzip\r\n")]:
+            status, answer = await exchange(parts, headers)
+            assert status == 413 and b'"body_too_large"' in answer, (headers, answer)
+        assert await count_events(db) == stored
