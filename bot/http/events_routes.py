@@ -57,7 +57,7 @@ async def submit_event(request: web.Request) -> web.Response:
         status = 400 if exc.code in _BAD_REQUEST else 422
         raise ApiError(status, exc.code, str(exc), problems=[p.as_json() for p in exc.problems],
                        **exc.extra) from None
-    if isinstance(pending.event, AgentStuck):  # the only type it may move; no coroutine for the rest
+    if type(pending.event) is AgentStuck:  # the only type it may move (a final class); no coroutine for the rest
         pending = await attribute_stuck(deps.read_models, pending)
     try:
         result = await deps.store.append(pending)
