@@ -72,10 +72,15 @@ class PendingEvent:
     may_exist: bool = False
 
     def __init__(self, event: Event, stream: StreamRef, event_id: uuid.UUID | None = None,
-                 expected_version: int | None = None, may_exist: bool = False) -> None:
-        _set_attr(self, "__dict__", {"event": event, "stream": stream,
-                                     "event_id": new_event_id() if event_id is None else event_id,
-                                     "expected_version": expected_version, "may_exist": may_exist})
+                 expected_version: int | None = None, may_exist: bool = False, *,
+                 data_json: bytes | None = None) -> None:
+        """``data_json``: ``event.stored_json()`` when the caller made it already (submission
+        does, to check it); otherwise it is made when first asked for."""
+        fields = {"event": event, "stream": stream, "event_id": new_event_id() if event_id is None else event_id,
+                  "expected_version": expected_version, "may_exist": may_exist}
+        if data_json is not None:
+            fields["data_json"] = data_json  # shadows the class's compute-once ``data_json``
+        _set_attr(self, "__dict__", fields)
 
     @_computed_once
     def data(self) -> dict[str, Any]:

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from .events import KNOWN_TYPES, UnknownEventType, event_class
+from .events import KNOWN_TYPES, Event, UnknownEventType, event_class
 from .ids import new_event_id
 from .store import PendingEvent
 from .streams import Unroutable, route
@@ -93,10 +94,9 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
-    pending = PendingEvent(event, stream, event_id, expected,
-                           raw_event_id is not None or bool(idempotency_key))  # may_exist: a chosen id
-    _ensure_storable(pending)
-    return pending
+    return PendingEvent(event, stream, event_id, expected,
+                        raw_event_id is not None or bool(idempotency_key),  # may_exist: a chosen id
+                        data_json=_storable_json(event))
 
 
 def _pick(body: dict[str, Any], spellings: tuple[str, ...]) -> Any:
@@ -141,18 +141,21 @@ def _problem(err: Any) -> Problem:
     return Problem(field, message)
 
 
-def _ensure_storable(pending: PendingEvent) -> None:
-    # PostgreSQL's jsonb refuses NUL characters, and lone surrogates cannot be encoded as UTF-8;
-    # refusing them here keeps a bad event from ever reaching (and failing) a shared transaction.
-    # The check reads the very JSON text the store will write (computed once, reused by the
-    # writer): a NUL appears there as the escape \u0000 (a literal backslash-u0000 typed by a client
-    # also matches, so a hit is confirmed on the values), and a surrogate makes the encoding fail.
+def _storable_json(event: Event) -> bytes:
+    """The JSON text the store will write for ``event`` (``Event.stored_json``), or InvalidSubmission.
+
+    PostgreSQL's jsonb refuses NUL characters, and lone surrogates cannot be encoded as UTF-8;
+    refusing them here keeps a bad event from ever reaching (and failing) a shared transaction.
+    The check reads that very text, made once and handed to the store: a NUL appears there as
+    the escape \\u0000 (a literal backslash-u0000 typed by a client also matches, so a hit is
+    confirmed on the values), and a surrogate makes the encoding fail."""
     try:
-        text = pending.data_json
+        text = event.stored_json()
     except PydanticSerializationError:
         raise InvalidSubmission("invalid_text", "a text field holds an invalid Unicode surrogate") from None
-    if b"\\u0000" in text and any("\x00" in s for s in _strings(pending.data)):
+    if b"\\u0000" in text and any("\x00" in s for s in _strings(orjson.loads(text))):
         raise InvalidSubmission("invalid_text", "text fields must not contain NUL characters")
+    return text
 
 
 def _strings(value: Any) -> Iterator[str]:
