@@ -202,8 +202,10 @@ class UnitOfWork(Protocol):
 
 class EventStore(ABC):
     @abstractmethod
-    async def append(self, pending: PendingEvent) -> AppendResult:
-        """Append one event durably; returns once committed.
+    def append(self, pending: PendingEvent) -> Awaitable[AppendResult]:
+        """Append one event durably: ``await store.append(p)`` returns once committed. (An
+        awaitable rather than a coroutine, so that an implementation may hand back the very future
+        its writer settles.)
 
         Concurrent calls share transactions (group commit). Raises ConcurrencyError when
         ``expected_version`` does not match, IdempotencyConflict when the event id is stored for

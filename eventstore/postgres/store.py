@@ -148,10 +148,12 @@ class PostgresEventStore(EventStore):
 
     # -- EventStore -------------------------------------------------------------------------------
 
-    async def append(self, pending: PendingEvent) -> AppendResult:
+    def append(self, pending: PendingEvent) -> asyncio.Future[AppendResult]:
+        # Not a coroutine: the future the writer settles is itself what callers await, which spares
+        # a coroutine object and a frame per event. Awaited like the async method it implements.
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._submit(_AppendJob(pending, future))
-        return await future
+        return future
 
     async def decide(self, decision: Callable[[UnitOfWorkProtocol], Awaitable[T]]
                      ) -> tuple[T, list[RecordedEvent]]:
@@ -310,14 +312,13 @@ class PostgresEventStore(EventStore):
             raise
         self._remember(uow, recorded)
         for job, answer in zip(jobs, answers, strict=True):
-            if type(answer) is int:
-                if answer >= 0:
-                    outcome: AppendResult | StoreError = AppendResult(recorded[answer], duplicate=False)
-                else:
-                    outcome = _duplicate_of(recorded[-1 - answer], job.pending)
+            if type(answer) is int and answer >= 0:  # the common case, settled inline
+                if not job.future.done():
+                    job.future.set_result(AppendResult(recorded[answer], duplicate=False))
+            elif type(answer) is int:
+                _settle(job.future, _duplicate_of(recorded[-1 - answer], job.pending))
             else:
-                outcome = answer  # type: ignore[assignment]
-            _settle(job.future, outcome)
+                _settle(job.future, answer)
 
     # -- the document cache -----------------------------------------------------------------------
     # ce_append_batch reports the document version (ce_state) before and after each batch: if
