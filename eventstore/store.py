@@ -110,7 +110,7 @@ class RecordedEvent:
     version: int
     alias: str  # mt_events.type, e.g. "tool_used"
     timestamp: datetime
-    data: dict[str, Any]  # PascalCase, as stored (see ``_stored_body``)
+    data: dict[str, Any]  # PascalCase, as stored (given, or parsed from ``data_json`` when first read)
     event: Event | None  # None for rows whose alias this service does not know
 
     def __init__(self, seq: int, id: uuid.UUID, stream_id: str, version: int, alias: str,  # noqa: A002
@@ -130,7 +130,7 @@ class RecordedEvent:
         _set_attr(self, "__dict__", fields)
 
     @_computed_once
-    def data(self) -> dict[str, Any]:  # type: ignore[override]
+    def data(self) -> dict[str, Any]:  # type: ignore[no-redef]
         return orjson.loads(self.__dict__.pop("_data_json"))  # type: ignore[no-any-return]
 
     @property

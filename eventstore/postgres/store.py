@@ -340,7 +340,7 @@ class PostgresEventStore(EventStore):
 
     async def _stage(self, uow: UnitOfWork, jobs: list[_AppendJob], *, read: bool) -> list[_Answer]:
         """Check each job (duplicate, expected version) and stage the ones that pass. Returns per
-        job: its staged index (see ``_answer``), or its outcome when nothing is staged for it.
+        job: its staged index (see ``_Answer``), or its outcome when nothing is staged for it.
 
         Only client-chosen ids (``may_exist``) can repeat, so only they are looked up: a fresh
         server id is never hashed here (a UUID's hash is Python code)."""
