@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from .naming import STORED_NAMES, marten_alias, snake_keys
+from .naming import STORED_NAMES, marten_alias
 
 # ---------------------------------------------------------------------------------------------
 # Field types shared by many events.
@@ -361,8 +361,9 @@ def event_class(wire_name: str) -> type[Event]:
 
 
 def parse_event(wire_name: str, fields: dict[str, Any]) -> Event:
-    """Validate inbound fields (any casing) into the event model; raises pydantic's ValidationError."""
-    return event_class(wire_name).model_validate(snake_keys(fields))
+    """Validate inbound fields (any casing, see ``naming.accepted_names``) into the event model;
+    raises pydantic's ValidationError."""
+    return event_class(wire_name).model_validate(fields)
 
 
 def load_stored(alias: str, data: dict[str, Any]) -> Event | None:
@@ -370,4 +371,4 @@ def load_stored(alias: str, data: dict[str, Any]) -> Event | None:
     cls = BY_ALIAS.get(alias)
     if cls is None:
         return None
-    return cls.model_validate(snake_keys(data))
+    return cls.model_validate(data)  # stored PascalCase, read by the model's accepted names

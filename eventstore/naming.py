@@ -1,9 +1,9 @@
 """Name conversions shared by the wire format, the stored format and Marten's aliases.
 
 Marten derives a stored event alias from the .NET class name with two regex passes
-(JasperFx ``ToTableAlias``); the same word split turns camelCase or PascalCase JSON keys
-into our snake_case field names. Keeping one splitter means the three spellings of a
-name can never drift apart.
+(JasperFx ``ToTableAlias``): ``marten_alias``. Fields are snake_case in Python; the spellings a
+field is read and stored under (camelCase, PascalCase, UPPER_SNAKE_CASE) are all derived from that
+one name here, so they can never drift apart.
 """
 
 from __future__ import annotations
@@ -23,14 +23,6 @@ def marten_alias(class_name: str) -> str:
     """Marten's ClassicTypeName alias: ``ToolUsed`` -> ``tool_used``, ``PRMerged`` -> ``pr_merged``."""
     spaced = _LOWER_THEN_OTHER.sub(r"\1 \2", _ACRONYM_THEN_WORD.sub(r"\1 \2", class_name))
     return spaced.lower().replace(" ", "_")
-
-
-@lru_cache(maxsize=4096)  # a handful of distinct keys, converted millions of times
-def snake_key(key: str) -> str:
-    """Inbound JSON key in any casing -> snake_case (``issueNumber``/``IssueNumber`` -> ``issue_number``)."""
-    if "_" in key or key.islower():
-        return key.lower()
-    return marten_alias(key)
 
 
 @lru_cache(maxsize=4096)
@@ -61,15 +53,6 @@ def accepted_names(snake: str) -> AliasChoices:
 # PascalCase, at every level, and pydantic matching the spellings itself (in Rust) costs far less
 # than renaming a body's keys in Python before validating it.
 STORED_NAMES = AliasGenerator(serialization_alias=pascal_key, validation_alias=accepted_names)
-
-
-def snake_keys(value: Any) -> Any:
-    """Recursively rename dict keys to snake_case (values untouched)."""
-    if isinstance(value, dict):
-        return {snake_key(str(k)): snake_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [snake_keys(v) for v in value]
-    return value
 
 
 def camel_keys(value: Any) -> Any:

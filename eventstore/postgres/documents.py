@@ -8,8 +8,6 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from ..naming import snake_keys
-
 D = TypeVar("D", bound=BaseModel)
 
 DOTNET_NAMESPACE = "ConductorE.Core.Domain"
@@ -29,7 +27,7 @@ def dump_doc(doc: BaseModel) -> str:
 def load_doc(model: type[D], data: dict[str, Any] | str) -> D:
     if isinstance(data, str):
         data = orjson.loads(data)
-    return model.model_validate(snake_keys(data))
+    return model.model_validate(data)  # stored PascalCase, read by the model's accepted names
 
 
 def dotnet_type(model: type[BaseModel]) -> str:
