@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from eventstore.store import StoreUnavailable
 
@@ -71,6 +72,17 @@ def error_response(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app._client_max_size  # noqa: SLF001 - aiohttp keeps the limit only here
         return json_response(error_body("body_too_large", f"the body exceeds the limit of {limit} bytes"), 413)
+    if isinstance(exc, (web.RequestPayloadError, BadHttpMessage)):
+        # Raised while reading a body aiohttp could not decode: a corrupt gzip or deflate stream, a
+        # body over the decompression limit, a chunked body cut short. The client's fault: 400.
+        cause = exc.__cause__ if isinstance(exc.__cause__, BadHttpMessage) else exc
+        reason = cause.message if isinstance(cause, BadHttpMessage) else " ".join(str(cause).split())
+        answer = json_response(error_body("malformed_body", f"the body could not be read: {reason}"), 400)
+        # The connection cannot carry another request after a body that failed to decode: say so
+        # (Connection: close), so that clients do not reuse it. (aiohttp then logs the failure
+        # once more when it tries to drain the body before closing; the answer is sent first.)
+        answer.force_close()
+        return answer
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc

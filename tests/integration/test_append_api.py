@@ -224,3 +224,18 @@ async def test_body_limit_and_delivery_whole_split_chunked_or_compressed(
             status, answer = await exchange(parts, headers)
             assert status == 413 and b'"body_too_large"' in answer, (headers, answer)
         assert await count_events(db) == stored
+
+
+async def test_a_body_that_cannot_be_decoded_is_400_not_500(api: TestClient, db: asyncpg.Pool) -> None:
+    import gzip
+
+    event = b'{"type": "TOOL_USED", "agentId": "dev-e-1", "toolName": "Bash"}'
+    broken = gzip.compress(event)[:10] + b"\xff" * 20  # a gzip header, then no valid deflate data
+    for route, body in [("/api/events", b"not gzip at all"), ("/api/events", broken),
+                        ("/api/assignments/next", b"not gzip at all")]:
+        resp = await api.post(route, data=body, headers={"Content-Type": "application/json",
+                                                         "Content-Encoding": "gzip"})
+        answer = await resp.json()
+        assert (resp.status, answer["error"]) == (400, "malformed_body"), (route, body, answer)
+        assert "could not be read" in answer["message"]
+    assert await count_events(db) == 0
