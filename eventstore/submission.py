@@ -8,6 +8,7 @@ Every problem is reported at once, with the field named as the client spelled it
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,8 +118,19 @@ def _event_id(raw: Any, idempotency_key: str | None) -> uuid.UUID:
     if idempotency_key:
         if len(idempotency_key) > 200:
             raise InvalidSubmission("invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")
-        return uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key)
+        return _idempotent_id(idempotency_key)
     return new_event_id()
+
+
+def _idempotent_id(key: str) -> uuid.UUID:
+    """``uuid.uuid5(IDEMPOTENCY_NAMESPACE, key)`` over the key's bytes as the client sent them.
+
+    aiohttp hands header values over decoded with ``surrogateescape``, so a key that is not UTF-8
+    arrives holding lone surrogates, which ``uuid5`` (UTF-8 only) cannot encode. Encoding back
+    the same way gives the client's own bytes: any key works, and a UTF-8 key gets the id it
+    always had."""
+    digest = hashlib.sha1(IDEMPOTENCY_NAMESPACE.bytes + key.encode("utf-8", "surrogateescape")).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
 
 
 def _expected_version(raw: Any) -> int | None:

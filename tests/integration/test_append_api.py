@@ -239,3 +239,24 @@ async def test_a_body_that_cannot_be_decoded_is_400_not_500(api: TestClient, db:
         assert (resp.status, answer["error"]) == (400, "malformed_body"), (route, body, answer)
         assert "could not be read" in answer["message"]
     assert await count_events(db) == 0
+
+
+async def test_an_idempotency_key_that_is_not_utf8_is_an_ordinary_key(api: TestClient, db: asyncpg.Pool) -> None:
+    body = b'{"type": "TOOL_USED", "agentId": "dev-e-1", "toolName": "Bash"}'
+
+    async def post() -> tuple[int, bytes]:
+        assert api.server.port is not None
+        reader, writer = await asyncio.open_connection(api.server.host, api.server.port)
+        try:
+            writer.write(b"POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Idempotency-Key: ab\xffcd\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                         % (len(body), body))
+            answer = await reader.read()
+            return int(answer.split()[1]), answer
+        finally:
+            writer.close()
+
+    first, again = await post(), await post()
+    assert (first[0], again[0]) == (201, 200), (first, again)
+    assert b'"duplicate":true' in again[1]
+    assert await count_events(db) == 1
