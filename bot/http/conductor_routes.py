@@ -15,12 +15,12 @@ from eventstore.streams import issue_stream_id
 from . import render
 from .app_keys import DEPS, ApiDeps
 from .errors import ApiError, json_response
-from .query import required_param
+from .query import optional_param, path_param, required_param
 
 routes = web.RouteTableDef()
 
 STATES = [s.value for s in IssueState]
-_AGENT_ID = re.compile(r"^[^\s#]{1,200}$")
+_AGENT_ID = re.compile(r"^[^\s#\x00]{1,200}$")  # NUL: PostgreSQL text cannot hold it
 
 
 def agent_json(deps: ApiDeps, agent: AgentStatus) -> dict[str, Any]:
@@ -39,7 +39,7 @@ async def list_agents(request: web.Request) -> web.Response:
 @routes.get("/api/agents/{agent_id:.+}")
 async def get_agent(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    agent_id = request.match_info["agent_id"]
+    agent_id = path_param(request, "agent_id")
     agent = await deps.read_models.agent(agent_id)
     if agent is None:
         raise ApiError(404, "agent_not_found", f"no agent {agent_id!r}")
@@ -52,15 +52,15 @@ async def list_issues(request: web.Request) -> web.Response:
     state = request.query.get("state") or None
     if state is not None and state not in STATES:
         raise ApiError(400, "invalid_query", f"state must be one of {', '.join(STATES)}", states=STATES)
-    repo = request.query.get("repo") or None
+    repo = optional_param(request, "repo")
     return json_response([render.document(i) for i in await deps.read_models.issues(state, repo)])
 
 
 @routes.get("/api/issues/{owner}/{name}/{number:\\d+}")
 async def get_issue(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    info = request.match_info
-    stream_id = issue_stream_id(f"{info['owner']}/{info['name']}", int(info["number"]))
+    owner, name = path_param(request, "owner"), path_param(request, "name")
+    stream_id = issue_stream_id(f"{owner}/{name}", int(request.match_info["number"]))
     issue = await deps.read_models.issue(stream_id)
     if issue is None:
         raise ApiError(404, "issue_not_found", f"no issue {stream_id!r}")
@@ -78,13 +78,13 @@ async def queue(request: web.Request) -> web.Response:
 async def next_assignment(request: web.Request) -> web.Response:
     """200 with the issue (held or newly claimed), 204 when there is no work."""
     deps = request.app[DEPS]
-    agent_id = request.query.get("agentId") or request.query.get("AgentId")
+    agent_id = optional_param(request, "agentId") or optional_param(request, "AgentId")
     if not agent_id and request.method == "POST" and request.can_read_body:
         agent_id = await _agent_id_from_body(request)
     if not agent_id:
         agent_id = required_param(request, "agentId")
     if not _AGENT_ID.match(agent_id):
-        raise ApiError(400, "invalid_query", "agentId must be 1-200 characters without spaces or '#'")
+        raise ApiError(400, "invalid_query", "agentId must be 1-200 characters without spaces, '#' or NUL")
     issue, claimed = await claim_next(deps.store, agent_id)
     if issue is None:
         return web.Response(status=204)

@@ -223,3 +223,17 @@ async def test_rebuild_beside_a_running_store_invalidates_its_cached_documents(
     await post(api, {"type": "CI_PASSED", "repo": REPO, "issueNumber": 1})
     doc = await issue(api, 1)
     assert (doc["prNumber"], doc["eventCount"], doc["ciStatus"]) == (5, 3, "passed")
+
+
+async def test_nul_in_a_url_or_an_agent_id_is_a_400_on_every_route(api: TestClient) -> None:
+    # PostgreSQL's text cannot hold NUL: such lookups used to fail in the database (500, or 503)
+    for url, code in [("/api/events/stream?id=%00", "invalid_query"),
+                      ("/api/events/stream?id=a%00b&from=1", "invalid_query"),
+                      ("/api/agents/a%00b", "invalid_path"),
+                      ("/api/issues?repo=%00", "invalid_query"),
+                      ("/api/issues/o%00/r/1", "invalid_path"),
+                      ("/api/assignments/next?agentId=%00", "invalid_query")]:
+        resp = await api.get(url)
+        assert (resp.status, (await resp.json())["error"]) == (400, code), url
+    resp = await api.post("/api/assignments/next", json={"agentId": "a\x00b"})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_query"
