@@ -20,6 +20,7 @@ from pydantic_core import PydanticSerializationError
 
 from .events import KNOWN_TYPES, Event, UnknownEventType, event_class
 from .ids import new_event_id
+from .naming import accepted_names
 from .store import PendingEvent
 from .streams import Unroutable, route
 
@@ -49,10 +50,10 @@ class InvalidSubmission(ValueError):
         self.extra = extra or {}
 
 
-# The envelope's fields in every spelling a body may use (see ``naming.accepted_names``).
-_TYPE = ("type", "Type", "TYPE")
-_EVENT_ID = ("eventId", "EventId", "event_id", "EVENT_ID")
-_EXPECTED = ("expectedVersion", "ExpectedVersion", "expected_version", "EXPECTED_VERSION")
+# The envelope's fields in every spelling a body may use, in the order the models try them.
+_TYPE = tuple(accepted_names("type").choices)
+_EVENT_ID = tuple(accepted_names("event_id").choices)
+_EXPECTED = tuple(accepted_names("expected_version").choices)
 _ENVELOPE = frozenset(_TYPE + _EVENT_ID + _EXPECTED)
 _JUST_TYPE = frozenset({"type"})  # what nearly every body carries of the envelope
 _CONTAINERS = frozenset({dict, list})  # what orjson makes of JSON objects and arrays
