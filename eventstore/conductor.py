@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from . import events as ev
+from .agents import agent_of, same_agent
 from .policies import stuck_for_silence
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
@@ -32,17 +33,18 @@ async def claim_next(store: EventStore, agent_id: str) -> tuple[IssueStatus | No
     """The agent's unfinished assignment, or the head of the queue claimed for it.
 
     Returns (issue or None, newly claimed). An agent that was unassigned from an issue for being
-    stuck is never handed that issue again.
+    stuck is never handed that issue again. A pod (``dev-e-1/abc12``) claims for its agent.
     """
+    agent_id = agent_of(agent_id)
 
     async def decide(uow: UnitOfWork) -> tuple[IssueStatus | None, bool]:
         agent = await uow.get(AgentStatus, agent_id)
         if agent is not None and agent.assignment:
             held = await uow.get(IssueStatus, agent.assignment)
-            if held is not None and held.assigned_agent == agent_id and held.state in ACTIVE:
+            if held is not None and same_agent(held.assigned_agent, agent_id) and held.state in ACTIVE:
                 return held, False
         for issue in await load_queue(uow.query):
-            if agent_id in issue.stuck_agents:
+            if any(same_agent(stuck, agent_id) for stuck in issue.stuck_agents):
                 continue
             await uow.append(PendingEvent.of(ev.IssueAssigned(
                 repo=issue.repo, issue_number=issue.issue_number, agent_id=agent_id,
@@ -166,7 +168,7 @@ async def attribute_stuck(read_models: ReadModels, pending: PendingEvent) -> Pen
     if not isinstance(event, ev.AgentStuck) or pending.expected_version is not None \
             or has_real_issue(event.repo, event.issue_number):
         return pending
-    agent = await read_models.agent(event.agent_id)
+    agent = await read_models.agent(agent_of(event.agent_id))
     parsed = parse_issue_stream_id(agent.assignment) if agent is not None and agent.assignment else None
     if parsed is None:
         return pending

@@ -24,9 +24,10 @@ from .naming import STORED_NAMES, marten_alias
 
 # "owner/name": no '#' (it separates repo from issue number in a stream id) and no whitespace.
 Repo = Annotated[str, StringConstraints(pattern=r"^[^\s#]+/[^\s#]+$", max_length=200)]
-# Agent ids look like "dev-e-1" or "dev-e-node/abc12" (agent id, slash, pod name). A '#' would
-# make an agent stream look like an issue stream, so it is refused.
-AgentId = Annotated[str, StringConstraints(pattern=r"^[^\s#]+$", min_length=1, max_length=200)]
+# Agent ids look like "dev-e-1" or "dev-e-node/abc12" (agent id, slash, pod name; see agents.py).
+# A '#' would make an agent stream look like an issue stream, so it is refused; so is a leading
+# '/', which would name a pod of no agent.
+AgentId = Annotated[str, StringConstraints(pattern=r"^[^\s#/][^\s#]*$", min_length=1, max_length=200)]
 IssueNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Count = Annotated[int, Field(ge=0, le=2**62)]
 ShortText = Annotated[str, StringConstraints(max_length=2_000)]

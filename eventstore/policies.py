@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from . import events as ev
+from .agents import same_agent
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
 from .projections.milestone_status import MilestoneStatus
@@ -73,10 +74,11 @@ def stuck_for_silence(agent: AgentStatus, issue: IssueStatus, now: datetime,
     """The no-heartbeat rule: an assignee that has not sent a HEARTBEAT for ``timeout``.
 
     The clock starts at the later of its last heartbeat and its assignment, so a fresh assignment
-    to a quiet agent gets the full timeout. The id derives from the assignment, so however many
+    to a quiet agent gets the full timeout. ``agent`` is the agent's own document, whose last
+    heartbeat is the latest of any of its pods (``agent_status.evolve``). The id derives from the assignment, so however many
     processes run this check, one AGENT_STUCK is stored per silent assignment.
     """
-    if agent.assignment != issue.id or issue.assigned_agent != agent.id:
+    if agent.assignment != issue.id or not same_agent(issue.assigned_agent, agent.id):
         return None
     if issue.state in {IssueState.DONE, IssueState.CLOSED, IssueState.FAILED}:
         return None

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from eventstore.agents import agent_of, pod_of
 from eventstore.conductor import claim_next
 from eventstore.projections.agent_status import AgentStatus, degraded, is_online
 from eventstore.projections.issue_status import IssueState
@@ -27,6 +28,7 @@ def agent_json(deps: ApiDeps, agent: AgentStatus) -> dict[str, Any]:
     body = render.document(agent)
     body["isOnline"] = is_online(agent, deps.clock(), deps.agent_online)
     body["degraded"] = degraded(agent)
+    body["agent"], body["pod"] = agent_of(agent.id), pod_of(agent.id)  # which agent a pod's entry belongs to
     return body
 
 

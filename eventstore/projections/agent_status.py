@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import events as ev
+from ..agents import agent_of, same_agent
 from ..naming import STORED_NAMES
 from ..store import RecordedEvent
 from .issue_status import IssueStatus
@@ -55,23 +56,37 @@ def degraded(doc: AgentStatus) -> list[str]:
 
 
 def affected_agents(rec: RecordedEvent, issue_before: IssueStatus | None) -> list[str]:
-    """Which agents' documents ``rec`` changes."""
+    """Which agents' documents ``rec`` changes.
+
+    Assignments and stuck reports live on the agent's document (``dev-e-1``), whichever of its
+    pods the event names; a pod's HEARTBEAT updates the pod's own document and keeps the agent's
+    document alive (see ``evolve``)."""
     e = rec.event
     match e:
-        case ev.Heartbeat() | ev.AgentStuck() | ev.IssueUnassigned():
-            return [e.agent_id]
+        case ev.Heartbeat():
+            agent = agent_of(e.agent_id)
+            return [e.agent_id] if agent == e.agent_id else [e.agent_id, agent]
+        case ev.AgentStuck() | ev.IssueUnassigned():
+            return [agent_of(e.agent_id)]
         case ev.IssueAssigned():
-            previous = issue_before.assigned_agent if issue_before else None
-            return [e.agent_id] + ([previous] if previous and previous != e.agent_id else [])
+            agent = agent_of(e.agent_id)
+            previous = agent_of(issue_before.assigned_agent) if issue_before and issue_before.assigned_agent else None
+            return [agent] + ([previous] if previous and previous != agent else [])
         case ev.IssueDone() | ev.Escalated() | ev.IssueClosed() | ev.IssueRequeued():
             holder = issue_before.assigned_agent if issue_before else None
-            return [holder] if holder else []
+            return [agent_of(holder)] if holder else []
     return []
 
 
-def evolve(doc: AgentStatus | None, agent_id: str, rec: RecordedEvent) -> AgentStatus:
-    doc = doc or AgentStatus(id=agent_id)
+def evolve(doc: AgentStatus | None, agent_id: str, rec: RecordedEvent) -> AgentStatus | None:
+    """The document of ``agent_id`` after ``rec``; None when there is still no document (a pod's
+    heartbeat does not create its agent's document, which the first assignment creates)."""
     e, at = rec.event, rec.timestamp
+    if isinstance(e, ev.Heartbeat) and e.agent_id != agent_id:
+        # A pod's heartbeat, seen from its agent's document: the agent is alive, so the
+        # no-heartbeat rule (which reads this document's assignment) counts it.
+        return None if doc is None else doc.model_copy(update={"last_heartbeat": at, "updated_at": at})
+    doc = doc or AgentStatus(id=agent_id)
     u: dict[str, object] = {"updated_at": at}
     match e:
         case ev.Heartbeat():
@@ -81,7 +96,7 @@ def evolve(doc: AgentStatus | None, agent_id: str, rec: RecordedEvent) -> AgentS
                 providers=list(e.providers), integrations=list(e.integrations),
                 last_heartbeat=at,
             )
-        case ev.IssueAssigned() if e.agent_id == agent_id:
+        case ev.IssueAssigned() if same_agent(e.agent_id, agent_id):
             u.update(assignment=rec.stream_id, assigned_at=at)
         case ev.AgentStuck():
             u.update(stuck_count=doc.stuck_count + 1)

@@ -19,6 +19,7 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import events as ev
+from ..agents import agent_of, same_agent
 from ..naming import STORED_NAMES
 from ..store import RecordedEvent
 from ..streams import parse_issue_stream_id
@@ -137,7 +138,7 @@ def evolve(doc: IssueStatus | None, rec: RecordedEvent) -> IssueStatus:
             u.update(state=_progress(doc, IssueState.ASSIGNED), assigned_agent=e.agent_id,
                      attempt=e.attempt if e.attempt is not None else doc.attempt + 1)
         case ev.IssueUnassigned():
-            if doc.assigned_agent in (None, e.agent_id):
+            if doc.assigned_agent is None or same_agent(doc.assigned_agent, e.agent_id):
                 u.update(assigned_agent=None, state=_progress(doc, IssueState.QUEUED))
         case ev.WorkStarted():
             u.update(state=_progress(doc, IssueState.IN_PROGRESS), branch=e.branch or doc.branch,
@@ -190,7 +191,9 @@ def evolve(doc: IssueStatus | None, rec: RecordedEvent) -> IssueStatus:
                 u.update(state=IssueState.FAILED, gate=_close_gate(doc, "escalated", at),
                          escalation=Escalation(reason=e.reason, attempts=e.attempts, at=at, rule=e.rule))
         case ev.AgentStuck():
-            stuck = doc.stuck_agents if e.agent_id in doc.stuck_agents else [*doc.stuck_agents, e.agent_id]
+            # Kept by agent, not by pod: a pod that got stuck excludes its agent from the issue.
+            agent = agent_of(e.agent_id)
+            stuck = doc.stuck_agents if agent in doc.stuck_agents else [*doc.stuck_agents, agent]
             u.update(stuck_count=doc.stuck_count + 1, stuck_agents=stuck)
         case ev.IssueRequeued():
             # A human gives the issue another go: the strikes start again, and the agents that

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pydantic import BaseModel
 
 from .. import events as ev
+from ..agents import agent_of
 from ..policies import react
 from ..store import PendingEvent, RecordedEvent
 from ..streams import StreamKind, StreamRef, milestone_stream_id
@@ -37,7 +38,8 @@ class RigProjector:
         """What a batch will touch: the issue documents of coordination events and the agents they
         name. Anything else (rare) is loaded on demand."""
         coordination = [p for p in pendings if not _analytics_only(p.event)]
-        agents = {p.event.agent_id for p in coordination if isinstance(getattr(p.event, "agent_id", None), str)}
+        named = {p.event.agent_id for p in coordination if isinstance(getattr(p.event, "agent_id", None), str)}
+        agents = named | {agent_of(a) for a in named}  # a pod's events touch its agent's document
         return {
             IssueStatus: {p.stream.id for p in coordination if p.stream.kind is StreamKind.ISSUE},
             AgentStatus: agents,  # type: ignore[dict-item]
@@ -55,7 +57,9 @@ class RigProjector:
 
         for agent_id in agent_status.affected_agents(rec, before):
             current = await docs.get(AgentStatus, agent_id)
-            docs.put(agent_id, agent_status.evolve(current, agent_id, rec))
+            updated = agent_status.evolve(current, agent_id, rec)
+            if updated is not None:
+                docs.put(agent_id, updated)
 
         milestone = await self._milestone(rec, after, docs)
         return react(rec, after, milestone)
