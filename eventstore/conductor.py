@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from . import events as ev
 from .agents import agent_of, same_agent
+from .ids import derived_event_id
 from .policies import stuck_for_silence
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
@@ -22,7 +23,6 @@ from .store import (
     RecordedEvent,
     Rejected,
     UnitOfWork,
-    derived_event_id,
 )
 from .streams import has_real_issue, parse_issue_stream_id, route
 

@@ -23,7 +23,8 @@ from .agents import same_agent
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
 from .projections.milestone_status import MilestoneStatus
-from .store import PendingEvent, RecordedEvent, derived_event_id
+from .ids import derived_event_id
+from .store import PendingEvent, RecordedEvent
 
 EXTERNAL_DEPENDENCY = "external_dependency"
 

@@ -23,15 +23,6 @@ from .streams import StreamRef, route
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-# Follow-up events get ids derived from their cause, so the same rule firing twice (two
-# processes, a retry) collides on the unique event id and is stored once.
-FOLLOW_UP_NAMESPACE = uuid.UUID("6d1c1c2e-5b8e-4a55-9a57-7a0f3f0c2e01")
-
-
-def derived_event_id(*parts: object) -> uuid.UUID:
-    return uuid.uuid5(FOLLOW_UP_NAMESPACE, "|".join(str(p) for p in parts))
-
-
 class _computed_once(Generic[T]):  # noqa: N801 - used like functools.cached_property
     """``functools.cached_property`` without the per-instance lock it takes on Python 3.11, which
     costs more than the value here (several per request). The result lands in the instance's

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from .events import KNOWN_TYPES, Event, UnknownEventType, event_class
-from .ids import new_event_id
+from .ids import is_derived, new_event_id
 from .naming import accepted_names
 from .store import PendingEvent
 from .streams import Unroutable, route
@@ -112,10 +112,15 @@ def _pick(body: dict[str, Any], spellings: tuple[str, ...]) -> Any:
 def _event_id(raw: Any, idempotency_key: str | None) -> uuid.UUID:
     if raw is not None:
         try:
-            return uuid.UUID(str(raw))
+            chosen = uuid.UUID(str(raw))
         except ValueError:
             raise InvalidSubmission("invalid_fields", "eventId must be a UUID",
                                     [Problem("eventId", "must be a UUID")]) from None
+        if is_derived(chosen):
+            raise InvalidSubmission(
+                "reserved_event_id", "eventId: version-8 UUIDs are reserved for the follow-ups the rig's rules "
+                "append; choose another version (4 or 7)", [Problem("eventId", "version 8 is reserved")])
+        return chosen
     if idempotency_key:
         if len(idempotency_key) > 200:
             raise InvalidSubmission("invalid_idempotency_key", "Idempotency-Key is longer than 200 characters")

@@ -37,3 +37,13 @@ def test_made_exactly_as_uuid_init_would_make_it() -> None:
         pass
     else:
         raise AssertionError("a UUID must stay immutable")
+
+
+def test_derived_ids_are_version_8_deterministic_and_apart_from_new_ids() -> None:
+    from eventstore.ids import derived_event_id, is_derived
+
+    one = derived_event_id("cause-1", "two-strikes")
+    assert one == derived_event_id("cause-1", "two-strikes")
+    assert one != derived_event_id("cause-1", "stuck-first-strike") != derived_event_id("cause-2", "two-strikes")
+    assert one.version == 8 and one.variant == "specified in RFC 4122" and is_derived(one)
+    assert not is_derived(new_event_id())
