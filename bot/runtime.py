@@ -76,6 +76,7 @@ class Service:
         app = create_app(ApiDeps(
             store=self.store, read_models=read_models, clock=self.clock,
             max_body_bytes=settings.max_body_bytes, agent_online=timedelta(minutes=settings.agent_online_minutes),
+            credentials=settings.credentials,
         ))
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -84,6 +85,7 @@ class Service:
         await site.start()
         self.port = _bound_port(runner) or settings.port
         log.info("HTTP API listening on %s:%s", settings.host, self.port)
+        _say_security_mode(settings)
 
         self.scheduler = RigScheduler(
             self.store, read_models, self.clock,
@@ -102,6 +104,9 @@ class Service:
         settings, stack = self.settings, self._stack
         assert self.pool is not None and self.store is not None and settings.discord_channel_id is not None
         point_discord_py_at(settings.discord_api_base_url, settings.discord_gateway_url)
+        if settings.discord_guild_id is None:
+            log.warning("no DISCORD_GUILD_ID: gate decisions in Discord are refused (they count only from "
+                        "the configured server)")
         links = PostgresThreadLinks(self.pool)
         services = BotServices(
             store=self.store, read_models=read_models, stats=PostgresStats(self.pool), links=links,
@@ -159,6 +164,18 @@ async def _supervise(what: str, work: Coroutine[Any, Any, None]) -> None:
         raise
     except Exception:
         log.exception("%s stopped with an error; the HTTP API keeps running", what)
+
+
+def _say_security_mode(settings: Settings) -> None:
+    credentials = settings.credentials
+    if credentials.agents_required:
+        log.info("tokens mode: every route but GET /health needs a bearer token (%d agent, %d operator tokens)",
+                 len(credentials.agents), len(credentials.operators))
+    else:
+        log.warning("no CONDUCTOR_E_AGENT_TOKENS: the API is open to anyone who can reach it (agent events, "
+                    "reads and claims need no credential); human decisions still need an operator token")
+    if not credentials.operators:
+        log.info("no CONDUCTOR_E_OPERATOR_TOKENS: human decisions are taken only in Discord")
 
 
 def _bound_port(runner: web.AppRunner) -> int | None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .credentials import Credentials, CredentialsError
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg"
@@ -52,6 +54,27 @@ def _snowflake(env: Mapping[str, str], name: str) -> int | None:
     return int(raw)
 
 
+def _secret_text(env: Mapping[str, str], name: str) -> str:
+    """``name``'s value, or the contents of the file ``name_FILE`` names (a mounted secret)."""
+    value, path = env.get(name, ""), env.get(f"{name}_FILE", "").strip()
+    if value.strip() and path:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    if not path:
+        return value
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{name}_FILE: cannot read {path}: {exc.__class__.__name__}") from None
+
+
+def _credentials(env: Mapping[str, str]) -> Credentials:
+    try:
+        return Credentials.parse(_secret_text(env, "CONDUCTOR_E_AGENT_TOKENS"),
+                                 _secret_text(env, "CONDUCTOR_E_OPERATOR_TOKENS"))
+    except CredentialsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     configured = env.get("CONDUCTOR_E_DATA_DIR", "").strip()
     if configured:
@@ -71,7 +94,8 @@ class Settings:
     log_level: str = "INFO"
     agent_online_minutes: float = 3.0
     heartbeat_timeout_minutes: float = 10.0
-    discord_token: str | None = None
+    discord_token: str | None = field(default=None, repr=False)
+    credentials: Credentials = field(default_factory=Credentials)
     discord_guild_id: int | None = None
     discord_channel_id: int | None = None
     discord_gate_role_id: int | None = None
@@ -88,7 +112,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        token = env.get("DISCORD_TOKEN", "").strip() or None
+        token = _secret_text(env, "DISCORD_TOKEN").strip() or None
         settings = cls(
             host=env.get("HOST", cls.host),
             port=int(_number(env, "PORT", cls.port, minimum=0)),
@@ -101,6 +125,7 @@ class Settings:
                 env, "HEARTBEAT_TIMEOUT_MINUTES", cls.heartbeat_timeout_minutes, minimum=0.01
             ),
             discord_token=token,
+            credentials=_credentials(env),
             discord_guild_id=_snowflake(env, "DISCORD_GUILD_ID"),
             discord_channel_id=_snowflake(env, "DISCORD_CHANNEL_ID"),
             discord_gate_role_id=_snowflake(env, "DISCORD_GATE_ROLE_ID"),

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from . import events as ev
 from .agents import agent_of, same_agent
+from .authorization import Decider
 from .ids import derived_event_id
 from .policies import stuck_for_silence
 from .projections.agent_status import AgentStatus
@@ -41,19 +42,38 @@ async def claim_next(store: EventStore, agent_id: str) -> tuple[IssueStatus | No
         agent = await uow.get(AgentStatus, agent_id)
         if agent is not None and agent.assignment:
             held = await uow.get(IssueStatus, agent.assignment)
-            if held is not None and same_agent(held.assigned_agent, agent_id) and held.state in ACTIVE:
+            if _still_held(held, agent_id):
                 return held, False
-        for issue in await load_queue(uow.query):
-            if any(same_agent(stuck, agent_id) for stuck in issue.stuck_agents):
-                continue
-            await uow.append(PendingEvent.of(ev.IssueAssigned(
-                repo=issue.repo, issue_number=issue.issue_number, agent_id=agent_id,
-                attempt=issue.attempt + 1, rule="claim")))
-            return await uow.get(IssueStatus, issue.id), True
-        return None, False
+        issue = _first_for(agent_id, await load_queue(uow.query))
+        if issue is None:
+            return None, False
+        await uow.append(PendingEvent.of(ev.IssueAssigned(
+            repo=issue.repo, issue_number=issue.issue_number, agent_id=agent_id,
+            attempt=issue.attempt + 1, rule="claim")))
+        return await uow.get(IssueStatus, issue.id), True
 
     result, _ = await store.decide(decide)
     return result
+
+
+async def peek_next(read_models: ReadModels, agent_id: str) -> IssueStatus | None:
+    """What ``claim_next`` would hand the agent now, without claiming anything (for HEAD)."""
+    agent_id = agent_of(agent_id)
+    agent = await read_models.agent(agent_id)
+    if agent is not None and agent.assignment:
+        held = await read_models.issue(agent.assignment)
+        if _still_held(held, agent_id):
+            return held
+    return _first_for(agent_id, await read_models.queue())
+
+
+def _still_held(issue: IssueStatus | None, agent_id: str) -> bool:
+    return issue is not None and same_agent(issue.assigned_agent, agent_id) and issue.state in ACTIVE
+
+
+def _first_for(agent_id: str, queue: list[IssueStatus]) -> IssueStatus | None:
+    """The head of the queue, skipping issues the agent was unassigned from for being stuck."""
+    return next((i for i in queue if not any(same_agent(stuck, agent_id) for stuck in i.stuck_agents)), None)
 
 
 async def detect_silent_assignees(store: EventStore, now: datetime, timeout: timedelta) -> int:
@@ -119,7 +139,7 @@ async def remind_open_gates(store: EventStore, now: datetime, interval: timedelt
     return recorded
 
 
-async def decide_gate(store: EventStore, stream_id: str, *, approve: bool, decided_by: str,
+async def decide_gate(store: EventStore, stream_id: str, *, approve: bool, decider: Decider,
                       reason: str | None = None) -> RecordedEvent:
     """A human's decision on an open gate. Raises Rejected if there is no open gate, so two
     clicks at once give exactly one decision."""
@@ -136,14 +156,14 @@ async def decide_gate(store: EventStore, stream_id: str, *, approve: bool, decid
             raise Rejected(f"the gate on {stream_id} is already closed ({gate.decision}{by})")
         cls = ev.HumanGateApproved if approve else ev.HumanGateRejected
         return await uow.append(PendingEvent.of(cls(repo=issue.repo, issue_number=issue.issue_number,
-                                                    pr_number=gate.pr_number, decided_by=decided_by,
-                                                    reason=reason)))
+                                                    pr_number=gate.pr_number, reason=reason,
+                                                    **decider.stamp())))
 
     rec, _ = await store.decide(decide)
     return rec
 
 
-async def resolve_escalation(store: EventStore, stream_id: str, *, requeue: bool, decided_by: str,
+async def resolve_escalation(store: EventStore, stream_id: str, *, requeue: bool, decider: Decider,
                              reason: str | None = None) -> RecordedEvent:
     """A human puts an escalated (failed) issue back in the queue, or closes it."""
 
@@ -155,7 +175,7 @@ async def resolve_escalation(store: EventStore, stream_id: str, *, requeue: bool
             raise Rejected(f"{stream_id} is not escalated (it is {issue.state.value})")
         cls = ev.IssueRequeued if requeue else ev.IssueClosed
         return await uow.append(PendingEvent.of(cls(repo=issue.repo, issue_number=issue.issue_number,
-                                                    decided_by=decided_by, reason=reason)))
+                                                    reason=reason, **decider.stamp())))
 
     rec, _ = await store.decide(decide)
     return rec

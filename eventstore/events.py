@@ -13,7 +13,7 @@ them) and are stored PascalCase (``Event.stored_data``), which is what SQL writt
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -244,29 +244,37 @@ class MilestoneComplete(Event, FollowUp, wire_name="MILESTONE_COMPLETE"):
     issue_count: Count = 0
 
 
-class HumanGateApproved(IssueEvent, wire_name="HUMAN_GATE_APPROVED"):
+class HumanDecision(BaseModel):
+    """Fields of the events only a human may cause, and their audit trail: who decided
+    (``decided_by``, a name), through which channel (``decided_via``: ``discord`` or ``api``) and
+    their id there (``decider_id``: the Discord user's id, or the operator's name). The service
+    stamps all three from the credential (``authorization``), whatever a body says; the event's
+    timestamp says when. Events stored before the audit fields existed have no channel."""
+
     decided_by: Name
+    decided_via: Literal["discord", "api"] | None = None
+    decider_id: ShortText | None = None
+
+
+class HumanGateApproved(IssueEvent, HumanDecision, wire_name="HUMAN_GATE_APPROVED"):
     pr_number: IssueNumber | None = None
     reason: ShortText | None = None
 
 
-class HumanGateRejected(IssueEvent, wire_name="HUMAN_GATE_REJECTED"):
-    decided_by: Name
+class HumanGateRejected(IssueEvent, HumanDecision, wire_name="HUMAN_GATE_REJECTED"):
     pr_number: IssueNumber | None = None
     reason: ShortText | None = None
 
 
-class IssueRequeued(IssueEvent, wire_name="ISSUE_REQUEUED"):
+class IssueRequeued(IssueEvent, HumanDecision, wire_name="ISSUE_REQUEUED"):
     """A human puts an escalated issue back in the queue."""
 
-    decided_by: Name
     reason: ShortText | None = None
 
 
-class IssueClosed(IssueEvent, wire_name="ISSUE_CLOSED"):
+class IssueClosed(IssueEvent, HumanDecision, wire_name="ISSUE_CLOSED"):
     """A human closes an issue without finishing it (for example after an escalation)."""
 
-    decided_by: Name
     reason: ShortText | None = None
 
 

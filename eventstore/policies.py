@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 
 from . import events as ev
 from .agents import same_agent
+from .ids import derived_event_id
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
 from .projections.milestone_status import MilestoneStatus
-from .ids import derived_event_id
 from .store import PendingEvent, RecordedEvent
 
 EXTERNAL_DEPENDENCY = "external_dependency"

@@ -18,6 +18,7 @@ import orjson
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
+from .authorization import ANONYMOUS, Caller, check_event, decider_for, is_decision
 from .events import KNOWN_TYPES, Event, UnknownEventType, event_class
 from .ids import is_derived, new_event_id
 from .naming import accepted_names
@@ -59,7 +60,9 @@ _JUST_TYPE = frozenset({"type"})  # what nearly every body carries of the envelo
 _CONTAINERS = frozenset({dict, list})  # what orjson makes of JSON objects and arrays
 
 
-def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEvent:
+def parse_submission(body: Any, idempotency_key: str | None = None, caller: Caller = ANONYMOUS) -> PendingEvent:
+    """``body`` as the event ``caller`` may append; InvalidSubmission, or NotPermitted when the
+    caller may not post it (see ``authorization``)."""
     if type(body) is not dict:
         raise InvalidSubmission("invalid_body", "the body must be a JSON object")
     if not _CONTAINERS.isdisjoint(map(type, body.values())) and _too_deep(body, 1):
@@ -80,18 +83,24 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
                                                                                            idempotency_key)
     expected = None if raw_expected is None else _expected_version(raw_expected)
     try:
-        # The model's validator itself: model_validate is a Python wrapper around this one call.
-        event = event_class(wire_name.strip().upper()).__pydantic_validator__.validate_python(body)
+        cls = event_class(wire_name.strip().upper())
     except UnknownEventType:
         raise InvalidSubmission(
             "unknown_event_type",
             f"unknown event type {wire_name!r}; known types: {', '.join(KNOWN_TYPES)}",
             [Problem("type", "unknown event type")], {"knownTypes": list(KNOWN_TYPES)},
         ) from None
+    if is_decision(cls):
+        # Before the fields are checked: who decided comes from the credential, never the body.
+        body = _with_fields(body, decider_for(caller, cls).stamp())
+    try:
+        # The model's validator itself: model_validate is a Python wrapper around this one call.
+        event = cls.__pydantic_validator__.validate_python(body)
     except ValidationError as exc:
         problems = [_problem(err) for err in exc.errors(include_url=False, include_input=False)]
         summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
         raise InvalidSubmission("invalid_fields", f"invalid {wire_name.upper()}: {summary}", problems) from None
+    check_event(caller, event)
     try:
         stream = route(event)
     except Unroutable as exc:
@@ -99,6 +108,13 @@ def parse_submission(body: Any, idempotency_key: str | None = None) -> PendingEv
     return PendingEvent(event, stream, event_id, expected,
                         raw_event_id is not None or bool(idempotency_key),  # may_exist: a chosen id
                         data_json=_storable_json(event))
+
+
+def _with_fields(body: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with ``fields`` (snake_case names) set, every other spelling of them dropped."""
+    spellings = {name for field in fields for name in accepted_names(field).choices}
+    return {**{k: v for k, v in body.items() if k not in spellings},
+            **{accepted_names(field).choices[0]: value for field, value in fields.items()}}
 
 
 def _pick(body: dict[str, Any], spellings: tuple[str, ...]) -> Any:

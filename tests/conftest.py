@@ -20,12 +20,19 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.credentials import Credentials
 from bot.http.app import create_app
 from bot.http.app_keys import ApiDeps
 from eventstore.postgres.embedded import start_embedded
 from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.schema import DOC_TABLES, migrate
 from eventstore.postgres.store import PostgresEventStore, init_connection
+
+# The test API runs in the open mode (no agent tokens, as the agent runtimes of today) with one
+# operator, carol, whose token human decisions over HTTP need.
+OPERATOR_TOKEN = "operator-carol-0123456789abcdef"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+TEST_CREDENTIALS = Credentials.parse(operators=f"carol={OPERATOR_TOKEN}")
 
 
 class FakeClock:
@@ -130,7 +137,7 @@ async def store(db: asyncpg.Pool, clock: FakeClock) -> AsyncIterator[PostgresEve
 @pytest.fixture
 async def api(store: PostgresEventStore, clock: FakeClock) -> AsyncIterator[TestClient]:
     app = create_app(ApiDeps(store=store, read_models=PostgresReadModels(store.pool), clock=clock,
-                             max_body_bytes=64 * 1024))
+                             max_body_bytes=64 * 1024, credentials=TEST_CREDENTIALS))
     async with TestClient(TestServer(app)) as client:
         yield client
 

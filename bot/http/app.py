@@ -6,7 +6,10 @@ from aiohttp import web
 
 from . import conductor_routes, events_routes
 from .app_keys import DEPS, ApiDeps
+from .auth import authenticate
 from .errors import json_errors, no_route
+
+PUBLIC = {("GET", "/health")}  # answered without a credential in every mode (probes)
 
 
 def create_app(deps: ApiDeps) -> web.Application:
@@ -15,6 +18,10 @@ def create_app(deps: ApiDeps) -> web.Application:
     for table in (events_routes.routes, conductor_routes.routes):
         for route in table:
             assert isinstance(route, web.RouteDef)
-            web.RouteDef(route.method, route.path, json_errors(route.handler), route.kwargs).register(app.router)
-    app.router.add_route("*", "/{path:.*}", json_errors(no_route))  # last: what no other route takes
+            before = None if (route.method, route.path) in PUBLIC else authenticate
+            web.RouteDef(route.method, route.path, json_errors(route.handler, before),
+                         route.kwargs).register(app.router)
+    # Last: what no other route takes. Behind the credential check too, so that without one the
+    # answer does not tell which paths exist.
+    app.router.add_route("*", "/{path:.*}", json_errors(no_route, authenticate))
     return app

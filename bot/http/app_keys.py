@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aiohttp import web
 
 from eventstore.read_models import ReadModels
 from eventstore.store import EventStore
+
+from ..credentials import Credentials
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class ApiDeps:
     clock: Callable[[], datetime]
     max_body_bytes: int = 256 * 1024
     agent_online: timedelta = timedelta(minutes=3)
+    credentials: Credentials = field(default_factory=Credentials)  # none: the open mode
 
 
 DEPS = web.AppKey("deps", ApiDeps)

@@ -8,13 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from eventstore.agents import agent_of, pod_of
-from eventstore.conductor import claim_next
+from eventstore.authorization import NotPermitted, assignment_agent
+from eventstore.conductor import claim_next, peek_next
 from eventstore.projections.agent_status import AgentStatus, degraded, is_online
 from eventstore.projections.issue_status import IssueState
 from eventstore.streams import issue_stream_id
 
 from . import render
 from .app_keys import DEPS, ApiDeps
+from .auth import CALLER, refusal
 from .errors import ApiError, json_response
 from .query import optional_param, path_param, required_param
 
@@ -78,16 +80,26 @@ async def queue(request: web.Request) -> web.Response:
 @routes.get("/api/assignments/next")
 @routes.post("/api/assignments/next")
 async def next_assignment(request: web.Request) -> web.Response:
-    """200 with the issue (held or newly claimed), 204 when there is no work."""
+    """200 with the issue (held or newly claimed), 204 when there is no work.
+
+    GET claims too: the real runtime's work loop calls it and cannot be changed. HEAD (which
+    aiohttp routes here with GET) only looks: 200 if there is work for the agent, never a claim."""
     deps = request.app[DEPS]
     agent_id = optional_param(request, "agentId") or optional_param(request, "AgentId")
     if not agent_id and request.method == "POST" and request.can_read_body:
         agent_id = await _agent_id_from_body(request)
+    try:
+        agent_id = assignment_agent(request[CALLER], agent_id)
+    except NotPermitted as exc:
+        raise refusal(exc) from None
     if not agent_id:
         agent_id = required_param(request, "agentId")
     if not _AGENT_ID.match(agent_id):
         raise ApiError(400, "invalid_query", "agentId must be 1-200 characters without spaces, '#' or NUL")
-    issue, claimed = await claim_next(deps.store, agent_id)
+    if request.method == "HEAD":
+        issue, claimed = await peek_next(deps.read_models, agent_id), False
+    else:
+        issue, claimed = await claim_next(deps.store, agent_id)
     if issue is None:
         return web.Response(status=204)
     return json_response({**render.document(issue), "claimed": claimed})

@@ -33,17 +33,20 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 class ApiError(Exception):
     """Raised by handlers for a 4xx; rendered as ``{"error": code, "message": ...}``."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+        self.headers = headers
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **extra}
 
 
-def json_errors(handler: Handler) -> Handler:
-    """``handler`` with every failure answered as JSON (see ``error_response``).
+def json_errors(handler: Handler, before: Callable[[web.Request], None] | None = None) -> Handler:
+    """``handler`` with every failure answered as JSON (see ``error_response``); ``before`` (the
+    credential check) runs first, its refusal answered the same way.
 
     A wrapper per route rather than an aiohttp middleware: aiohttp's middleware chain cost ~15k CPU
     instructions per request (counted once with callgrind on the floor app of bench/harness, with
@@ -54,6 +57,8 @@ def json_errors(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def answer_errors_as_json(request: web.Request) -> web.StreamResponse:
         try:
+            if before is not None:
+                before(request)
             return await handler(request)
         except Exception as exc:
             return error_response(request, exc)
@@ -64,7 +69,7 @@ def json_errors(handler: Handler) -> Handler:
 def error_response(request: web.Request, exc: Exception) -> web.Response:
     """The JSON answer to ``exc``; re-raises an HTTP exception below 400 (a redirect)."""
     if isinstance(exc, ApiError):
-        return json_response(error_body(exc.code, exc.message, **exc.extra), exc.status)
+        return json_response(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers)
     if isinstance(exc, StoreUnavailable):
         log.warning("%s %s: %s", request.method, request.path, exc)
         return json_response(error_body("store_unavailable", "the event store is unavailable; retry later"),

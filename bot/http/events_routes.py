@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from eventstore.authorization import NotPermitted
 from eventstore.conductor import attribute_stuck
 from eventstore.events import AgentStuck
 from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavailable
@@ -12,6 +13,7 @@ from eventstore.submission import InvalidSubmission, parse_submission
 
 from . import render
 from .app_keys import DEPS
+from .auth import CALLER, refusal
 from .errors import ApiError, json_response
 from .query import int_param, required_param
 
@@ -52,7 +54,9 @@ async def submit_event(request: web.Request) -> web.Response:
             raise ApiError(400, "too_deeply_nested", "the body is nested too deeply") from None
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     try:
-        pending = parse_submission(body, request.headers.get("Idempotency-Key"))
+        pending = parse_submission(body, request.headers.get("Idempotency-Key"), request[CALLER])
+    except NotPermitted as exc:
+        raise refusal(exc) from None
     except InvalidSubmission as exc:
         status = 400 if exc.code in _BAD_REQUEST else 422
         raise ApiError(status, exc.code, str(exc), problems=[p.as_json() for p in exc.problems],

@@ -141,9 +141,11 @@ class InjectionMixin:
         payload = self._command_payload(AUTOCOMPLETE, name, values, user, subcommand, channel_id, focused, "en-US")
         return await self._inject(payload)
 
-    async def click_button(self, message: MessageRef, custom_id: str, user: UserRef = None) -> InjectedInteraction:
-        """Click a button (or any component) on a message the bot sent."""
-        return await self._component(message, custom_id, None, user)
+    async def click_button(self, message: MessageRef, custom_id: str, user: UserRef = None, *,
+                           from_guild: str | None = None) -> InjectedInteraction:
+        """Click a button (or any component) on a message the bot sent. ``from_guild``: the click
+        arrives as if from another guild with that id (a forged or misrouted interaction)."""
+        return await self._component(message, custom_id, None, user, from_guild)
 
     async def select(
         self, message: MessageRef, custom_id: str, values: list[Any], user: UserRef = None
@@ -153,7 +155,8 @@ class InjectionMixin:
         return await self._component(message, custom_id, values, user)
 
     async def _component(
-        self, message: MessageRef, custom_id: str, values: list[Any] | None, user: UserRef
+        self, message: MessageRef, custom_id: str, values: list[Any] | None, user: UserRef,
+        from_guild: str | None = None,
     ) -> InjectedInteraction:
         message_id = message["id"] if isinstance(message, dict) else str(message)
         stored = self.state.message(message_id)
@@ -166,6 +169,10 @@ class InjectionMixin:
         )
         # The full message: discord.py looks persistent views up by its id first.
         payload["message"] = stored
+        if from_guild is not None:
+            payload["guild_id"] = payload["channel"]["guild_id"] = from_guild
+            payload["guild"] = {"id": from_guild, "locale": "en-US", "features": []}
+            payload["authorizing_integration_owners"] = {"0": from_guild}
         return await self._inject(payload)
 
     async def submit_modal(

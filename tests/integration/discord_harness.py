@@ -13,7 +13,7 @@ from bot.runtime import Service
 from bot.settings import Settings
 from tests.fake_discord import GATE_ROLE, FakeDiscord, redirect_discord_py
 
-from ..conftest import FakeClock
+from ..conftest import TEST_CREDENTIALS, FakeClock
 
 
 def settings_for(fake: FakeDiscord, **overrides: Any) -> Settings:
@@ -21,7 +21,7 @@ def settings_for(fake: FakeDiscord, **overrides: Any) -> Settings:
         host="127.0.0.1", port=0, discord_token="test-token", discord_guild_id=int(fake.guild_id),
         discord_channel_id=int(fake.channel_id), discord_gate_role_id=int(fake.role(GATE_ROLE).id or 0),
         discord_api_base_url=fake.api_base, discord_gateway_url=fake.gateway_url,
-        discord_tool_fold_seconds=0.3,
+        discord_tool_fold_seconds=0.3, credentials=TEST_CREDENTIALS,
     )
     return replace(base, **overrides)
 
@@ -37,8 +37,8 @@ class Rig:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.service.port}"
 
-    async def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        async with self.http.post(f"{self.url}/api/events", json=body) as resp:
+    async def post(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+        async with self.http.post(f"{self.url}/api/events", json=body, headers=headers) as resp:
             assert resp.status in (200, 201), await resp.text()
             result: dict[str, Any] = await resp.json()
             return result

@@ -7,6 +7,9 @@ import os
 import re
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -14,37 +17,66 @@ import asyncpg
 CLI = [sys.executable, "-m", "bot.cli"]
 
 
-def env_for(dsn: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}
+def env_for(dsn: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "CONDUCTOR_E_"))}
     env["DATABASE_URL"] = dsn
+    env.update(extra)
     return env
 
 
-async def test_serve_api_only_says_so_once_and_stops_on_sigterm(pg_server_dsn: str, db: asyncpg.Pool) -> None:
+@asynccontextmanager
+async def serving(env: dict[str, str], output: list[str]) -> AsyncIterator[str]:
+    """``conductor-e serve`` on a free port: yields its base URL; ``output`` gets all it printed."""
     proc = await asyncio.create_subprocess_exec(*CLI, "serve", "--host", "127.0.0.1", "--port", "0",
-                                                env=env_for(pg_server_dsn), stderr=asyncio.subprocess.PIPE)
+                                                env=env, stderr=asyncio.subprocess.PIPE)
     assert proc.stderr is not None
-    lines: list[str] = []
     try:
         async with asyncio.timeout(30):
-            while not any("listening on" in line for line in lines):
+            while not any("listening on" in line for line in output):
                 line = (await proc.stderr.readline()).decode()
-                assert line, "the service exited before listening:\n" + "".join(lines)
-                lines.append(line)
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", "".join(lines)).group(1))  # type: ignore[union-attr]
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"http://127.0.0.1:{port}/api/events",
-                                 json={"type": "HEARTBEAT", "agentId": "dev-e-1"}) as resp:
-                assert resp.status == 201
-            async with http.get(f"http://127.0.0.1:{port}/health") as resp:
-                assert resp.status == 200
+                assert line, "the service exited before listening:\n" + "".join(output)
+                output.append(line)
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", "".join(output)).group(1))  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGTERM)
-        rest = await asyncio.wait_for(proc.stderr.read(), 30)
+        output.append((await asyncio.wait_for(proc.stderr.read(), 30)).decode())
         assert await proc.wait() == 0
-    output = "".join(lines) + rest.decode()
+
+
+async def test_serve_api_only_says_so_once_and_stops_on_sigterm(pg_server_dsn: str, db: asyncpg.Pool) -> None:
+    lines: list[str] = []
+    async with serving(env_for(pg_server_dsn), lines) as url, aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/events", json={"type": "HEARTBEAT", "agentId": "dev-e-1"}) as resp:
+            assert resp.status == 201
+        async with http.get(f"{url}/health") as resp:
+            assert resp.status == 200
+    output = "".join(lines)
     assert output.count("running API-only") == 1
+    assert output.count("the API is open to anyone who can reach it") == 1
     assert "Traceback" not in output
+
+
+async def test_serve_in_tokens_mode_from_mounted_secret_files(pg_server_dsn: str, db: asyncpg.Pool,
+                                                             tmp_path: Path) -> None:
+    agent_token, operator_token = "agent-secret-" + "1" * 20, "operator-secret-" + "2" * 20
+    (tmp_path / "agents").write_text(f"dev-e-1={agent_token}\n")
+    (tmp_path / "operators").write_text(f"carol={operator_token}\n")
+    env = env_for(pg_server_dsn, CONDUCTOR_E_AGENT_TOKENS_FILE=str(tmp_path / "agents"),
+                  CONDUCTOR_E_OPERATOR_TOKENS_FILE=str(tmp_path / "operators"))
+    lines: list[str] = []
+    heartbeat = {"type": "HEARTBEAT", "agentId": "dev-e-1/abc12"}
+    async with serving(env, lines) as url, aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/health") as resp:
+            assert resp.status == 200
+        async with http.post(f"{url}/api/events", json=heartbeat) as resp:
+            assert resp.status == 401 and resp.headers["WWW-Authenticate"].startswith("Bearer")
+        async with http.post(f"{url}/api/events", json=heartbeat,
+                             headers={"Authorization": f"Bearer {agent_token}"}) as resp:
+            assert resp.status == 201
+    output = "".join(lines)
+    assert "tokens mode" in output and "open to anyone" not in output
+    assert agent_token not in output and operator_token not in output and "Traceback" not in output
 
 
 async def test_rebuild_projections_command(pg_server_dsn: str, db: asyncpg.Pool) -> None:

@@ -13,7 +13,7 @@ from eventstore.postgres.store import PostgresEventStore
 from eventstore.projections.projector import RigProjector
 from tests.fake_discord import GATE_ROLE, FakeDiscord
 
-from ..conftest import FakeClock
+from ..conftest import OPERATOR, FakeClock
 from .discord_harness import running_rig, thread_messages
 
 REPO = "acme/app"
@@ -70,7 +70,7 @@ async def test_reminders_stop_when_the_gate_closes(api: TestClient, store: Postg
         await open_gate(api, issue)
         start = clock.now
         assert len(await remind_open_gates(store, start + timedelta(minutes=30), EVERY)) == 1
-        assert (await api.post("/api/events", json={**closer, **issue})).status == 201
+        assert (await api.post("/api/events", json={**closer, **issue}, headers=OPERATOR)).status == 201
         assert await remind_open_gates(store, start + timedelta(minutes=90), EVERY) == [], closer["type"]
 
 
@@ -93,7 +93,7 @@ async def test_reminder_rebuilt_after_restart_and_posted_with_the_role(
         await fake.wait_for(lambda: any(m.startswith("⏰") for m in thread_messages(fake, f"{REPO}#7")))
         reminder = next(m for m in thread_messages(fake, f"{REPO}#7") if m.startswith("⏰"))
         assert f"<@&{fake.role(GATE_ROLE).id}>" in reminder
-        await rig.post({"type": "HUMAN_GATE_APPROVED", **ISSUE, "decidedBy": "alice"})
+        await rig.post({"type": "HUMAN_GATE_APPROVED", **ISSUE, "decidedBy": "alice"}, headers=OPERATOR)
         await scheduler.sync_gates()
         assert scheduler.scheduled_reminders() == {}
         clock.advance(minutes=10)

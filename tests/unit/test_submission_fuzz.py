@@ -7,8 +7,11 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eventstore.authorization import ANONYMOUS, Caller, NotPermitted, Role
 from eventstore.events import KNOWN_TYPES
 from eventstore.submission import InvalidSubmission, parse_submission
+
+CALLERS = [ANONYMOUS, Caller(Role.AGENT, "dev-e-1"), Caller(Role.OPERATOR, "carol")]
 
 FIELDS = ["repo", "issueNumber", "IssueNumber", "agentId", "AgentId", "toolName", "title", "priority", "dependsOn",
           "prNumber", "reason", "providers", "integrations", "costUsd", "durationMinutes", "usedInOutput",
@@ -25,11 +28,11 @@ bodies = st.fixed_dictionaries({"type": st.one_of(st.sampled_from(KNOWN_TYPES), 
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=st.one_of(bodies, values))
-def test_parse_submission_accepts_storable_events_or_refuses_clearly(body: object) -> None:
+@given(body=st.one_of(bodies, values), caller=st.sampled_from(CALLERS))
+def test_parse_submission_accepts_storable_events_or_refuses_clearly(body: object, caller: Caller) -> None:
     try:
-        pending = parse_submission(body)
-    except InvalidSubmission as exc:
+        pending = parse_submission(body, caller=caller)
+    except (InvalidSubmission, NotPermitted) as exc:
         assert exc.code and str(exc)
         return
     # What is accepted must be JSON PostgreSQL can store: no NaN/Infinity, no NUL, valid UTF-8.

@@ -1,0 +1,56 @@
+"""Trust in Discord: decisions count only from the rig's own server, from a member who may
+decide there, and each records who decided and through which channel."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from tests.fake_discord import GATE_MEMBER, PLAIN_MEMBER, FakeDiscord
+
+from ..conftest import FakeClock
+from .discord_harness import running_rig
+from .test_discord_gates import STREAM, gate_events, open_gate
+
+OTHER_GUILD = "999999999999999999"
+
+
+async def test_a_click_from_another_guild_is_refused_and_stores_nothing(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        message = await open_gate(rig, fake)
+        # The gate-role holder himself, but the interaction says it comes from another server.
+        click = await fake.click_button(message, f"cnd:approve:{STREAM}", user=GATE_MEMBER, from_guild=OTHER_GUILD)
+        callback = await fake.wait_callback(click)
+        assert callback.ephemeral and "only in the rig's own server" in callback.data["content"]
+        assert await gate_events(db) == [("human_gate_triggered", None)]
+        # The same click from the configured guild decides.
+        click = await fake.click_button(message, f"cnd:approve:{STREAM}", user=GATE_MEMBER)
+        assert (await fake.wait_callback(click)).data["content"].startswith("✅ Approved")
+
+
+async def test_without_a_configured_guild_no_decision_is_taken(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock, discord_guild_id=None) as rig:
+        message = await open_gate(rig, fake)
+        click = await fake.click_button(message, f"cnd:approve:{STREAM}", user=GATE_MEMBER)
+        assert "DISCORD_GUILD_ID" in (await fake.wait_callback(click)).data["content"]
+        assert await gate_events(db) == [("human_gate_triggered", None)]
+
+
+async def test_a_decision_records_the_member_the_channel_and_their_id(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock) as rig:
+        message = await open_gate(rig, fake)
+        refused = await fake.click_button(message, f"cnd:reject:{STREAM}", user=PLAIN_MEMBER)
+        assert "gate role" in (await fake.wait_callback(refused)).data["content"]
+        click = await fake.click_button(message, f"cnd:reject:{STREAM}", user=GATE_MEMBER)
+        await fake.wait_callback(click)
+        data = await db.fetchval("SELECT data FROM mt_events WHERE type = 'human_gate_rejected'")
+        member = fake.member(GATE_MEMBER)
+        assert (data["DecidedBy"], data["DecidedVia"], data["DeciderId"]) == (GATE_MEMBER, "discord", member.id)
+        # ... which a reviewer reads back from the stream, with when (the event's timestamp).
+        stream = await (await rig.http.get(f"{rig.url}/api/events/stream", params={"id": STREAM})).json()
+        decision = stream[-1]
+        assert (decision["type"], decision["decidedVia"], decision["deciderId"]) == \
+            ("HUMAN_GATE_REJECTED", "discord", member.id)
+        assert decision["timestamp"]
