@@ -3,11 +3,14 @@ decide there, and each records who decided and through which channel."""
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
+import pytest
 
 from tests.fake_discord import GATE_MEMBER, PLAIN_MEMBER, FakeDiscord
 
-from ..conftest import FakeClock
+from ..conftest import OPERATOR_TOKEN, FakeClock
 from .discord_harness import running_rig
 from .test_discord_gates import STREAM, gate_events, open_gate
 
@@ -54,3 +57,19 @@ async def test_a_decision_records_the_member_the_channel_and_their_id(
         assert (decision["type"], decision["decidedVia"], decision["deciderId"]) == \
             ("HUMAN_GATE_REJECTED", "discord", member.id)
         assert decision["timestamp"]
+
+
+async def test_no_secret_reaches_the_log(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
+                                         clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    bot_token = "discord-bot-secret-5f0c1a9e"
+    async with running_rig(fake, pg_server_dsn, clock, discord_token=bot_token) as rig:
+        message = await open_gate(rig, fake)
+        click = await fake.click_button(message, f"cnd:approve:{STREAM}", user=GATE_MEMBER)
+        await fake.wait_callback(click)
+        refused = await rig.http.post(f"{rig.url}/api/events", json={"type": "ISSUE_CLOSED", "repo": "acme/app",
+                                                                     "issueNumber": 7},
+                                      headers={"Authorization": f"Bearer {OPERATOR_TOKEN}0"})
+        assert refused.status == 401
+    assert caplog.records
+    assert bot_token not in caplog.text and OPERATOR_TOKEN not in caplog.text
