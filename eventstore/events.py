@@ -29,6 +29,8 @@ Repo = Annotated[str, StringConstraints(pattern=r"^[^\s#]+/[^\s#]+$", max_length
 # '/', which would name a pod of no agent.
 AgentId = Annotated[str, StringConstraints(pattern=r"^[^\s#/][^\s#]*$", min_length=1, max_length=200)]
 IssueNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]
+# Where an issue is optional, 0 (or a missing one) means "no issue" (see streams.has_real_issue).
+OptionalIssueNumber = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Count = Annotated[int, Field(ge=0, le=2**62)]
 ShortText = Annotated[str, StringConstraints(max_length=2_000)]
 LongText = Annotated[str, StringConstraints(max_length=100_000)]
@@ -221,7 +223,7 @@ class AgentStuck(Event, FollowUp, wire_name="AGENT_STUCK"):
     reason: ShortText | None = None
     attempt: Count | None = None
     repo: str = ""
-    issue_number: Count = 0
+    issue_number: OptionalIssueNumber = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,7 +288,7 @@ class IssueClosed(IssueEvent, HumanDecision, wire_name="ISSUE_CLOSED"):
 class ObservabilityEvent(Event):
     agent_id: AgentId
     repo: str = Field(default="", max_length=200)
-    issue_number: Count = 0
+    issue_number: OptionalIssueNumber = 0
 
 
 class ToolUsed(ObservabilityEvent, wire_name="TOOL_USED"):

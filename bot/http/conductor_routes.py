@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from eventstore.agents import agent_of, pod_of
@@ -18,11 +19,13 @@ from . import render
 from .app_keys import DEPS, ApiDeps
 from .auth import CALLER, refusal
 from .errors import ApiError, json_response
+from .events_routes import read_body
 from .query import optional_param, path_param, required_param
 
 routes = web.RouteTableDef()
 
 STATES = [s.value for s in IssueState]
+MAX_ISSUE_NUMBER = 2**31 - 1  # as the events' IssueNumber
 _AGENT_ID = re.compile(r"^[^\s#\x00]{1,200}$")  # NUL: PostgreSQL text cannot hold it
 
 
@@ -64,7 +67,11 @@ async def list_issues(request: web.Request) -> web.Response:
 async def get_issue(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     owner, name = path_param(request, "owner"), path_param(request, "name")
-    stream_id = issue_stream_id(f"{owner}/{name}", int(request.match_info["number"]))
+    digits = request.match_info["number"]
+    number = int(digits) if len(digits) <= 10 else 0  # no issue number has more digits (they fit int32)
+    if not 1 <= number <= MAX_ISSUE_NUMBER:
+        raise ApiError(404, "issue_not_found", f"no issue {owner}/{name}#{digits[:20]}")
+    stream_id = issue_stream_id(f"{owner}/{name}", number)
     issue = await deps.read_models.issue(stream_id)
     if issue is None:
         raise ApiError(404, "issue_not_found", f"no issue {stream_id!r}")
@@ -106,9 +113,12 @@ async def next_assignment(request: web.Request) -> web.Response:
 
 
 async def _agent_id_from_body(request: web.Request) -> str | None:
+    raw = await read_body(request)
+    if not raw.strip():
+        return None
     try:
-        body = await request.json()
-    except ValueError:
+        body = orjson.loads(raw)  # JSON is UTF-8 (RFC 8259) whatever charset the header names
+    except orjson.JSONDecodeError:
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "the body must be a JSON object")

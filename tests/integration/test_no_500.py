@@ -90,3 +90,49 @@ async def test_no_odd_request_gets_a_500(api: TestClient) -> None:
         assert status < 500, (raw, answer[:600])
     assert (await api.get("/health")).status == 200
     assert len(statuses) > 4  # the mix reached many kinds of answer, not one refusal over and over
+
+
+async def raw_exchange(api: TestClient, raw: bytes) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection(api.server.host, api.server.port)
+    try:
+        writer.write(raw)
+        answer = await asyncio.wait_for(reader.read(), timeout=10)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def post_raw(path: str, body: bytes, content_type: bytes = b"application/json") -> bytes:
+    return (b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: " + content_type
+            + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+
+async def test_inputs_that_once_gave_a_500_are_client_errors(api: TestClient) -> None:
+    long_number = "9" * 5000  # past Python's int-from-text limit (4,300 digits)
+    assert (await api.get(f"/api/issues/a/b/{long_number}")).status == 404
+    assert (await api.get("/api/issues/a/b/99999999999999999999")).status == 404
+    status, body = await raw_exchange(api, post_raw("/api/assignments/next", b"[" * 50_000))
+    assert status == 400 and json.loads(body)["error"] in ("malformed_json", "too_deeply_nested")
+    for path in ("/api/assignments/next", "/api/events"):
+        status, body = await raw_exchange(api, post_raw(path, b'{"agentId": "dev-e-1", "type": "HEARTBEAT"}',
+                                                        b"application/json; charset=foo-unknown"))
+        assert status in (201, 204, 415), (path, status, body)
+
+
+async def test_faults_a_retry_cannot_fix_are_4xx_not_503(api: TestClient) -> None:
+    huge_issue = {"type": "AGENT_STUCK", "agentId": "dev-e-1", "repo": "o/r", "issueNumber": 5_000_000_000}
+    resp = await api.post("/api/events", json=huge_issue)
+    assert resp.status == 422, await resp.text()
+    lone_surrogate = b'{"type": "HEARTBEAT", "agentId": "dev-\\ud800"}'
+    for path in ("/api/events", "/api/assignments/next"):
+        status, body = await raw_exchange(api, post_raw(path, lone_surrogate))
+        assert status == 400 and json.loads(body)["error"] == "malformed_json", (path, status, body)
+    # A surrogate's UTF-8 bytes (%ED%A0%80) or a byte that is not UTF-8 (%FF) in a path or a query.
+    for path in ("/api/agents/dev-%ED%A0%80", "/api/assignments/next?agentId=dev-%ED%A0%80",
+                 "/api/agents/dev-%FF", "/api/assignments/next?agentId=dev-%FF",
+                 "/api/events/stream?id=a/b%23%ED%A0%80", "/api/issues?repo=o/%ED%A0%80"):
+        status, body = await raw_exchange(api, b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                                          b"Connection: close\r\n\r\n")
+        assert status in (200, 204, 400, 404), (path, status, body)
+    assert (await api.get("/health")).status == 200
