@@ -105,9 +105,16 @@ def parse_submission(body: Any, idempotency_key: str | None = None, caller: Call
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
-    return PendingEvent(event, stream, event_id, expected,
-                        raw_event_id is not None or bool(idempotency_key),  # may_exist: a chosen id
-                        data_json=_storable_json(event))
+    data_json = _storable_json(event)
+    chosen = raw_event_id is not None or bool(idempotency_key)
+    return PendingEvent(event, stream, event_id, expected, chosen,  # may_exist: a chosen id
+                        data_json=data_json, fingerprint=fingerprint(cls.alias, data_json) if chosen else None)
+
+
+def fingerprint(alias: str, data_json: bytes) -> bytes:
+    """What identifies an event's content for idempotency: its stored type and body (the body in
+    the models' canonical form, so spelling and key order do not matter)."""
+    return hashlib.sha256(alias.encode() + b"\n" + data_json).digest()
 
 
 def _with_fields(body: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:

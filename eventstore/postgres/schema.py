@@ -41,7 +41,8 @@ APPEND_FUNCTION = """
 -- mt_quick_append_events, versions are computed here, after the lock.
 -- The batch arrives as two jsonb arrays, which cost the client far less to encode than one
 -- array parameter per column and arrive as jsonb already:
---   events: [stream id, stream type, event id, data, alias, .NET type] per event, in staging order;
+--   events: [stream id, stream type, event id, data, alias, .NET type, fingerprint (hex) or null]
+--           per event, in staging order;
 --   docs:   [table, document id, .NET type, data] per document to upsert.
 -- It answers one row (its OUT parameters): the events' seq_ids and versions in staging order, and
 -- the document version before and after the batch.
@@ -84,7 +85,8 @@ BEGIN
     -- Static statements per document table, so PL/pgSQL caches their plans.
 {doc_upserts}    -- Stream rows and events in one statement: the foreign key is checked at its end.
     WITH staged AS (
-        SELECT u.e->>0 AS st, u.e->>1 AS sk, (u.e->>2)::uuid AS i, u.e->3 AS d, u.e->>4 AS t, u.e->>5 AS dt, u.ord,
+        SELECT u.e->>0 AS st, u.e->>1 AS sk, (u.e->>2)::uuid AS i, u.e->3 AS d, u.e->>4 AS t, u.e->>5 AS dt,
+               u.e->>6 AS fp, u.ord,
                coalesce((SELECT s.version FROM mt_streams s WHERE s.id = u.e->>0), 0)
                  + row_number() OVER (PARTITION BY u.e->>0 ORDER BY u.ord) AS v
         FROM jsonb_array_elements(events) WITH ORDINALITY AS u(e, ord)
@@ -99,6 +101,9 @@ BEGIN
         SELECT nextval('mt_events_sequence'), o.i, o.st, o.v, o.d, o.t, ts, '*DEFAULT*', o.dt, FALSE
         FROM (SELECT * FROM staged c ORDER BY c.ord) AS o   -- nextval in staging order
         RETURNING e.id, e.seq_id, e.version
+    ), fingerprints AS (
+        INSERT INTO ce_event_fingerprints (id, digest)
+        SELECT c.i, decode(c.fp, 'hex') FROM staged c WHERE c.fp IS NOT NULL
     )
     SELECT array_agg(r.seq_id ORDER BY c.ord), array_agg(r.version ORDER BY c.ord), max(r.seq_id)
     INTO seqs, versions, last_seq
@@ -171,6 +176,9 @@ CREATE TABLE IF NOT EXISTS ce_state (
     doc_version bigint NOT NULL
 );
 INSERT INTO ce_state (id, doc_version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+-- For events stored under a client-chosen id (eventId, Idempotency-Key): a digest of the event as
+-- submitted, so that the same id with a different body is a conflict, not a silent duplicate.
+-- Created after mt_events (below, in order) because its rows go with their event.
 -- Discord messages that carry a gate's buttons, so a decision can edit them later.
 CREATE TABLE IF NOT EXISTS ce_discord_messages (
     key        varchar                  NOT NULL PRIMARY KEY,
@@ -179,6 +187,12 @@ CREATE TABLE IF NOT EXISTS ce_discord_messages (
 );
 """,
     *(_DOC_TABLE.format(table=t) for t in DOC_TABLES),
+    """
+CREATE TABLE IF NOT EXISTS ce_event_fingerprints (
+    id     uuid  NOT NULL PRIMARY KEY REFERENCES mt_events (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    digest bytea NOT NULL
+);
+""",
     APPEND_FUNCTION,
 )
 

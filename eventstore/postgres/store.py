@@ -346,6 +346,7 @@ class PostgresEventStore(EventStore):
         server id is never hashed here (a UUID's hash is Python code)."""
         answers: list[_Answer] = []
         first_with_id: dict[uuid.UUID, int] = {}
+        jobs_by_index: dict[int, _AppendJob] = {}
         existing: dict[uuid.UUID, RecordedEvent] = {}
         if read:
             pendings = [j.pending for j in jobs]
@@ -357,11 +358,13 @@ class PostgresEventStore(EventStore):
             if p.may_exist:
                 stored = existing.get(p.event_id)
                 if stored is not None:
-                    answers.append(_duplicate_of(stored, p))
+                    answers.append(_duplicate_of(stored, p, uow.fingerprints.get(p.event_id)))
                     continue
                 earlier = first_with_id.get(p.event_id)
                 if earlier is not None:  # a retry inside the same batch: answered like the first
-                    answers.append(-1 - earlier)
+                    first = jobs_by_index[earlier].pending
+                    same = first.fingerprint is None or p.fingerprint is None or first.fingerprint == p.fingerprint
+                    answers.append(-1 - earlier if same else _reused(p))
                     continue
             if p.expected_version is not None and (
                 actual := await uow.stream_version(p.stream.id)
@@ -371,6 +374,7 @@ class PostgresEventStore(EventStore):
             index = uow.staged_count
             if p.may_exist:
                 first_with_id[p.event_id] = index
+                jobs_by_index[index] = job
             if not uow.stage_unprojected(p):
                 await uow.append(p)
             answers.append(index)
@@ -398,12 +402,25 @@ class PostgresEventStore(EventStore):
             _settle(job.future, (value, recorded))
 
 
-def _duplicate_of(stored: RecordedEvent, pending: PendingEvent) -> AppendResult | StoreError:
-    if stored.stream_id != pending.stream.id or stored.alias != pending.event.alias:
+def _duplicate_of(stored: RecordedEvent, pending: PendingEvent,
+                  stored_fingerprint: bytes | None = None) -> AppendResult | StoreError:
+    """The answer to ``pending`` whose id is stored already: the first answer again for a retry of
+    the same event, IdempotencyConflict for a different one under the same id. With fingerprints
+    on both sides they decide (a retried AGENT_STUCK may route elsewhere by now: still a retry);
+    events stored without one (server-made ids, older rows) compare by stream and type."""
+    if stored_fingerprint is not None and pending.fingerprint is not None:
+        if stored_fingerprint != pending.fingerprint:
+            return _reused(pending)
+    elif stored.stream_id != pending.stream.id or stored.alias != pending.event.alias:
         return IdempotencyConflict(
             f"event id {pending.event_id} is already stored as {stored.alias} on stream {stored.stream_id!r}"
         )
     return AppendResult(stored, duplicate=True)
+
+
+def _reused(pending: PendingEvent) -> IdempotencyConflict:
+    return IdempotencyConflict(f"event id {pending.event_id} is already stored for a different event: "
+                               "a retry must send the same body; a new event needs a new id")
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any) -> None:

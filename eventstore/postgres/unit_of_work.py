@@ -33,9 +33,10 @@ ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, mt_last_modified = EXCLUDED
 """
 _LOAD_MARKERS = ("(SELECT coalesce(max(seq_id), 0) FROM mt_events)",
                  "(SELECT doc_version FROM ce_state WHERE id = 1)")
-_LOAD_EVENTS = """(SELECT coalesce(json_agg(json_build_object('seq_id', seq_id, 'id', id, 'stream_id', stream_id,
-    'version', version, 'type', type, 'timestamp', "timestamp", 'data', data)), '[]')
-  FROM mt_events WHERE id = ANY($1::uuid[]))"""
+_LOAD_EVENTS = """(SELECT coalesce(json_agg(json_build_object('seq_id', e.seq_id, 'id', e.id, 'stream_id', e.stream_id,
+    'version', e.version, 'type', e.type, 'timestamp', e."timestamp", 'data', e.data,
+    'fingerprint', encode(f.digest, 'hex'))), '[]')
+  FROM mt_events e LEFT JOIN ce_event_fingerprints f ON f.id = e.id WHERE e.id = ANY($1::uuid[]))"""
 _LOAD_VERSIONS = """(SELECT coalesce(json_object_agg(id, coalesce(version, 0)), '{}')
   FROM mt_streams WHERE id = ANY($2::varchar[]))"""
 _LOAD_DOCS = """(SELECT coalesce(json_object_agg(id, data), '{{}}') FROM {table} WHERE id = ANY(${n}::varchar[]))"""
@@ -71,6 +72,8 @@ class UnitOfWork:
         # ce_append_batch), and the same events as ce_append_batch takes them.
         self._staged: list[tuple[PendingEvent, int]] = []
         self._rows: list[tuple[Any, ...]] = []
+        # Set by load: the fingerprints stored with the events it found (for those that have one).
+        self.fingerprints: dict[uuid.UUID, bytes] = {}
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -102,6 +105,8 @@ class UnitOfWork:
             rec = RecordedEvent.from_row(e["seq_id"], uuid.UUID(e["id"]), e["stream_id"], e["version"], e["type"],
                                          datetime.fromisoformat(e["timestamp"]), e["data"])
             existing[rec.id] = rec
+            if e["fingerprint"]:
+                self.fingerprints[rec.id] = bytes.fromhex(e["fingerprint"])
         return existing
 
     async def load_versions(self, stream_ids: Iterable[str]) -> None:
@@ -241,8 +246,10 @@ def _row(pending: PendingEvent) -> tuple[Any, ...]:
     """An event as ce_append_batch takes it (one element of its ``events`` jsonb array). The body
     goes in as the JSON text submission already made and checked (a Fragment is copied, not
     encoded again); the stream kind, a str enum, as its value (orjson writes enums so)."""
+    fingerprint = pending.fingerprint
     return (pending.stream.id, pending.stream.kind, pending.event_id, orjson.Fragment(pending.data_json),
-            pending.event.alias, event_dotnet_type(type(pending.event)))
+            pending.event.alias, event_dotnet_type(type(pending.event)),
+            None if fingerprint is None else fingerprint.hex())
 
 
 async def upsert_documents(conn: asyncpg.Connection, model: type[BaseModel],
