@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -30,14 +28,17 @@ from eventstore.postgres.subscriptions import (
 from eventstore.projections.projector import RigProjector
 
 from .clock import Clock, utc_now
-from .database import open_pool, resolve_dsn
+from .database import CONNECT_TIMEOUT, open_pool, resolve_dsn
 from .discord.client import ConductorBot, point_discord_py_at
+from .discord.notifier import NAME as NOTIFIER_NAME
 from .discord.notifier import DiscordNotifier
 from .discord.poster import DiscordPoster
+from .health import HealthCheck
 from .http.app import create_app
 from .http.app_keys import ApiDeps
 from .scheduler import RigScheduler
 from .settings import Settings
+from .supervision import Components, supervise
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Service:
     bot: ConductorBot | None = None
     notifier: DiscordNotifier | None = None
     discord_ready_timeout: float = 2.0
+    components: Components = field(default_factory=Components)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -73,10 +75,15 @@ class Service:
         stack.push_async_callback(self.store.close)
 
         read_models = PostgresReadModels(self.pool)
+        checkpoints = PostgresCheckpoints(self.pool)
+        health = HealthCheck(self.store, self.components,
+                             delivery_lag=(lambda: checkpoints.lag(NOTIFIER_NAME)) if settings.discord_enabled else None)
+        if not settings.discord_enabled:
+            self.components.set("discord", "disabled", "no DISCORD_TOKEN")
         app = create_app(ApiDeps(
             store=self.store, read_models=read_models, clock=self.clock,
             max_body_bytes=settings.max_body_bytes, agent_online=timedelta(minutes=settings.agent_online_minutes),
-            credentials=settings.credentials,
+            credentials=settings.credentials, health=health,
         ))
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -91,6 +98,7 @@ class Service:
             self.store, read_models, self.clock,
             heartbeat_timeout=timedelta(minutes=settings.heartbeat_timeout_minutes),
             reminder_interval=timedelta(minutes=settings.human_gate_reminder_minutes),
+            report=lambda state, detail: self.components.set("scheduler", state, detail),
         )
         self.scheduler.start()
         stack.callback(self.scheduler.shutdown)
@@ -101,8 +109,9 @@ class Service:
             log.warning("no DISCORD_TOKEN set: running API-only (no Discord bot)")
 
     async def _start_discord(self, read_models: PostgresReadModels) -> None:
-        settings, stack = self.settings, self._stack
+        settings, stack, components = self.settings, self._stack, self.components
         assert self.pool is not None and self.store is not None and settings.discord_channel_id is not None
+        assert self.dsn is not None and settings.discord_token is not None
         point_discord_py_at(settings.discord_api_base_url, settings.discord_gateway_url)
         if settings.discord_guild_id is None:
             log.warning("no DISCORD_GUILD_ID: gate decisions in Discord are refused (they count only from "
@@ -113,7 +122,8 @@ class Service:
             clock=self.clock, agent_online=timedelta(minutes=settings.agent_online_minutes),
             guild_id=settings.discord_guild_id, gate_role_id=settings.discord_gate_role_id,
         )
-        bot = ConductorBot(services, cogs=ALL_COGS, guild_ready_timeout=self.discord_ready_timeout)
+        bot = ConductorBot(services, cogs=ALL_COGS, guild_ready_timeout=self.discord_ready_timeout,
+                           report=lambda state, detail: components.set("discord", state, detail))
         self.bot = bot
         self.notifier = DiscordNotifier(
             self.store, read_models, PostgresCheckpoints(self.pool), links,
@@ -121,12 +131,22 @@ class Service:
             tool_events=settings.discord_tool_events, fold_seconds=settings.discord_tool_fold_seconds,
             gate_role_id=settings.discord_gate_role_id,
         )
-        wakeups = EventWakeups(self.pool)
+        dsn = self.dsn
+        wakeups = EventWakeups(lambda: asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT))
         stop = asyncio.Event()
+        token = settings.discord_token
+
+        async def run_bot() -> None:
+            components.set("discord", "connecting", "logging in")
+            await bot.start(token)
+
+        async def deliver() -> None:
+            assert self.notifier is not None
+            await self.notifier.run(wakeups, stop, lambda state, detail: components.set("delivery", state, detail))
 
         async def close_discord() -> None:
             stop.set()
-            delivery, bot_task = self._tasks[1], self._tasks[0]
+            bot_task, delivery = self._tasks
             # Let delivery finish the message in hand (bounded), then close the client.
             done, _ = await asyncio.wait([delivery], timeout=10)
             if not done:
@@ -137,10 +157,11 @@ class Service:
             await wakeups.close()
 
         stack.push_async_callback(close_discord)
-        assert settings.discord_token is not None
+        # Both restart themselves after any failure (Discord refusing the login, a lost database),
+        # with a capped backoff; the HTTP API never depends on either.
         self._tasks = [
-            asyncio.create_task(_supervise("discord bot", bot.start(settings.discord_token)), name="discord-bot"),
-            asyncio.create_task(_supervise("discord delivery", self.notifier.run(wakeups, stop)),
+            asyncio.create_task(supervise("discord", run_bot, components, stop, reset=bot.reset), name="discord-bot"),
+            asyncio.create_task(supervise("delivery", deliver, components, stop, reset=wakeups.close),
                                 name="discord-delivery"),
         ]
 
@@ -153,17 +174,6 @@ class Service:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-
-async def _supervise(what: str, work: Coroutine[Any, Any, None]) -> None:
-    """Run a long-lived edge task; its failure is logged and never takes the HTTP API down,
-    because agents' appends must not depend on Discord."""
-    try:
-        await work
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("%s stopped with an error; the HTTP API keeps running", what)
 
 
 def _say_security_mode(settings: Settings) -> None:

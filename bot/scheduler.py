@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -36,7 +38,9 @@ def _scheduler_now() -> datetime:
 
 class RigScheduler:
     def __init__(self, store: EventStore, read_models: ReadModels, clock: Clock, *,
-                 heartbeat_timeout: timedelta, reminder_interval: timedelta) -> None:
+                 heartbeat_timeout: timedelta, reminder_interval: timedelta,
+                 report: Callable[[str, str | None], None] = lambda state, detail: None) -> None:
+        self._report = report
         self._store = store
         self._read_models = read_models
         self._clock = clock
@@ -52,7 +56,21 @@ class RigScheduler:
                                 next_run_time=now, coalesce=True, max_instances=1)
         self._scheduler.add_job(self.sync_gates, IntervalTrigger(seconds=gate_sync), id="gate-sync",
                                 next_run_time=now, coalesce=True, max_instances=1)
+        # APScheduler keeps running whatever a job raises; its outcome is what /health shows.
+        self._scheduler.add_listener(self._job_ran, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self._scheduler.start()
+        self._report("running", None)
+
+    def _job_ran(self, event: JobExecutionEvent) -> None:
+        if event.exception is not None:
+            self._report("degraded", f"job {event.job_id} failed: {type(event.exception).__name__}: "
+                                     f"{event.exception}"[:300])
+        else:
+            self._report("running", None)
+
+    def _skipped(self, job: str, exc: Exception) -> None:
+        log.warning("%s skipped: %s", job, exc)
+        self._report("degraded", f"{job} skipped: {exc}"[:300])
 
     def shutdown(self) -> None:
         if self._scheduler.running:
@@ -68,7 +86,7 @@ class RigScheduler:
         try:
             count = await detect_silent_assignees(self._store, self._clock(), self._heartbeat_timeout)
         except StoreUnavailable as exc:
-            log.warning("no-heartbeat check skipped: %s", exc)
+            self._skipped("no-heartbeat check", exc)
             return
         if count:
             log.info("no-heartbeat rule: %d agent(s) reported stuck", count)
@@ -77,7 +95,7 @@ class RigScheduler:
         try:
             recorded = await remind_open_gates(self._store, self._clock(), self._reminder_interval)
         except StoreUnavailable as exc:
-            log.warning("gate reminders skipped: %s", exc)
+            self._skipped("gate reminders", exc)
             return
         for rec in recorded:
             log.info("gate reminder for %s", rec.stream_id)
@@ -88,7 +106,7 @@ class RigScheduler:
         try:
             gates = await open_gates(self._read_models.query)
         except StoreUnavailable as exc:
-            log.warning("gate sync skipped: %s", exc)
+            self._skipped("gate sync", exc)
             return
         wanted = set()
         now, scheduler_now = self._clock(), _scheduler_now()

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far a reader is behind the log: events after its checkpoint, and how old the oldest
+    of them is (0 when it is caught up)."""
+
+    events: int
+    seconds: float
 
 
 class Checkpoints(Protocol):
@@ -13,6 +23,8 @@ class Checkpoints(Protocol):
         ...
 
     async def save(self, name: str, seq: int) -> None: ...
+
+    async def lag(self, name: str) -> Lag: ...
 
 
 class ThreadLinks(Protocol):

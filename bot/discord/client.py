@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import discord
 import yarl
@@ -24,7 +24,8 @@ def point_discord_py_at(api_base: str, gateway_url: str) -> None:
 
 class ConductorBot(commands.Bot):
     def __init__(self, services: BotServices, *, cogs: Sequence[type[commands.Cog]] = (),
-                 guild_ready_timeout: float = 2.0) -> None:
+                 guild_ready_timeout: float = 2.0,
+                 report: Callable[[str, str | None], None] = lambda state, detail: None) -> None:
         # Slash commands and buttons need no privileged intents: guilds for channels and threads.
         intents = discord.Intents.none()
         intents.guilds = True
@@ -32,11 +33,14 @@ class ConductorBot(commands.Bot):
                          guild_ready_timeout=guild_ready_timeout)
         self.services = services
         self._cog_types = cogs
+        self._report = report
 
     async def setup_hook(self) -> None:
+        # Runs at every login, and the runtime logs in again after a failure: override=True
+        # replaces the cogs of an earlier attempt instead of refusing them.
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for cog in self._cog_types:
-            await self.add_cog(cog(self))  # type: ignore[call-arg]
+            await self.add_cog(cog(self), override=True)  # type: ignore[call-arg]
         guild = discord.Object(self.services.guild_id) if self.services.guild_id else None
         if guild is not None:
             # Sync to the configured guild only: instant, and no global rate-limited sync per start.
@@ -46,5 +50,26 @@ class ConductorBot(commands.Bot):
         else:
             await self.tree.sync()
 
+    async def reset(self) -> None:
+        """Leave the client as new, to start it again after a failure: closed (its HTTP session
+        and gateway too), its state cleared, and its asyncio objects made again (what entering the
+        client as a context manager does)."""
+        await self.close()
+        self.clear()
+        # Closing the HTTP session closed its connector too, and the next login would build its
+        # session on that closed connector ("Session is closed"): let login make a new one.
+        self.http.connector = discord.utils.MISSING
+        await self.__aenter__()
+
+    async def on_connect(self) -> None:
+        self._report("connecting", "gateway connected, not ready yet")
+
     async def on_ready(self) -> None:
         log.info("Discord bot connected as %s", self.user)
+        self._report("connected", None)
+
+    async def on_resumed(self) -> None:
+        self._report("connected", None)
+
+    async def on_disconnect(self) -> None:
+        self._report("connecting", "gateway disconnected; discord.py reconnects")

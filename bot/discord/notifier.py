@@ -101,21 +101,28 @@ class DiscordNotifier:
 
     # -- the loop ---------------------------------------------------------------------------------
 
-    async def run(self, wakeups: Wakeups, stop: asyncio.Event) -> None:
+    async def run(self, wakeups: Wakeups, stop: asyncio.Event,
+                  report: Callable[[str, str | None], None] = lambda state, detail: None) -> None:
         """Deliver until ``stop`` is set; then finish the event in hand and return, so a graceful
-        shutdown never leaves a message posted but unrecorded."""
+        shutdown never leaves a message posted but unrecorded. ``report(state, detail)`` is told
+        what delivery is doing: ``waiting`` (for Discord), ``running``, ``standby`` (another
+        process holds the lease, or the database is unreachable) or ``paused`` (retrying)."""
         self._stop = stop
+        report("waiting", "for the Discord connection")
         await _until_stopped(stop, self._poster.ready())
         backoff = 1.0
         while not stop.is_set():
-            if not await wakeups.acquire_lease():
-                await _until_stopped(stop, wakeups.wait(5.0))  # another process posts; take over if it stops
-                continue
             try:
+                if not await wakeups.acquire_lease():
+                    report("standby", "another process delivers, or the database is unreachable")
+                    await _until_stopped(stop, wakeups.wait(5.0))  # take over if the other one stops
+                    continue
                 busy = await self.step()
+                report("running", None)
                 backoff = 1.0
             except Exception as exc:  # Discord or the database failed: retry from the same event
                 log.warning("Discord delivery paused (%s); retrying in %.0f s", exc, backoff)
+                report("paused", f"{type(exc).__name__}: {exc}"[:300])
                 self._forget_progress()
                 await _until_stopped(stop, asyncio.sleep(backoff))
                 backoff = min(backoff * 2, 30.0)

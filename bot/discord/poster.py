@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,7 +26,11 @@ class DiscordPoster:
         self._role = discord.Object(gate_role_id) if gate_role_id else None
 
     async def ready(self) -> None:
-        await self._client.wait_until_ready()
+        # Asked again every second: a client that is reset to reconnect (bot.runtime) gets a new
+        # readiness event, which a single wait_until_ready() on the old one would never see.
+        while not self._client.is_ready():
+            with contextlib.suppress(asyncio.TimeoutError, RuntimeError):
+                await asyncio.wait_for(self._client.wait_until_ready(), 1.0)
 
     async def _channel(self, channel_id: int) -> discord.abc.GuildChannel | discord.Thread | None:
         channel = self._client.get_channel(channel_id)

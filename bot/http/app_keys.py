@@ -12,6 +12,7 @@ from eventstore.read_models import ReadModels
 from eventstore.store import EventStore
 
 from ..credentials import Credentials
+from ..health import HealthCheck
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class ApiDeps:
     max_body_bytes: int = 256 * 1024
     agent_online: timedelta = timedelta(minutes=3)
     credentials: Credentials = field(default_factory=Credentials)  # none: the open mode
+    health: HealthCheck | None = None  # the process's parts, for /health
 
 
 DEPS = web.AppKey("deps", ApiDeps)

@@ -14,6 +14,7 @@ MIGRATION_LOCK = 0x43_45_4D_49  # "CEMI"
 APPEND_LOCK = 0x43_45_41_50  # "CEAP": held by every writing transaction, serialises seq_id order
 NOTIFIER_LOCK = 0x43_45_44_4E  # "CEDN": session lock held by the one process that posts to Discord
 NOTIFY_CHANNEL = "conductor_e_events"
+MIGRATION_TIMEOUT = 3600.0  # seconds per migration statement
 
 DOC_TABLES = ("mt_doc_issuestatus", "mt_doc_agentstatus", "mt_doc_milestonestatus")
 
@@ -200,6 +201,7 @@ CREATE TABLE IF NOT EXISTS ce_event_fingerprints (
 async def migrate(conn: asyncpg.Connection) -> None:
     """Create whatever is missing. Safe to run from several processes at once."""
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK, timeout=MIGRATION_TIMEOUT)
         for statement in DDL:
-            await conn.execute(statement)
+            # Not the pool's statement timeout: an index built on a large table may take minutes.
+            await conn.execute(statement, timeout=MIGRATION_TIMEOUT)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from ..store import StoreUnavailable
+from ..subscriptions import Lag
 from .schema import NOTIFIER_LOCK, NOTIFY_CHANNEL
 from .store import CONNECTION_ERRORS
 
@@ -32,6 +34,27 @@ class PostgresCheckpoints:
             await self._pool.execute("SELECT mt_mark_event_progression($1, $2)", f"{name}:All", seq)
         except CONNECTION_ERRORS as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    async def lag(self, name: str) -> Lag:
+        try:
+            row = await self._pool.fetchrow(_LAG, f"{name}:All")
+        except CONNECTION_ERRORS as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        assert row is not None
+        return Lag(int(row["events"]), float(row["seconds"] or 0.0))
+
+
+# How far a reader is behind: events after its checkpoint, and the age of the oldest of them (by
+# the database's clock). Both from indexes: max(seq_id) and a seq_id range on the primary key.
+_LAG = """
+WITH checkpoint AS (
+    SELECT coalesce((SELECT last_seq_id FROM mt_event_progression WHERE name = $1), 0) AS seq
+)
+SELECT greatest(coalesce((SELECT max(seq_id) FROM mt_events), 0) - c.seq, 0) AS events,
+       extract(epoch FROM now() - (SELECT e."timestamp" FROM mt_events e WHERE e.seq_id > c.seq
+                                   ORDER BY e.seq_id LIMIT 1)) AS seconds
+FROM checkpoint c
+"""
 
 
 class PostgresThreadLinks:
@@ -78,13 +101,16 @@ class PostgresThreadLinks:
 class EventWakeups:
     """Wakes a reader when events commit (LISTEN/NOTIFY), and holds the single-poster lease.
 
-    A failed LISTEN never stops the reader: it falls back to polling (``wait`` times out).
-    The lease is a session advisory lock on the same dedicated connection, so it is released
-    by PostgreSQL itself if this process dies.
+    Both live on one dedicated connection of its own (not a pooled one: a pool hands back a proxy
+    that raises once the pool has taken its connection back, as it does when the server
+    restarts). Nothing here raises: a failed LISTEN means "poll instead" (``wait`` times out),
+    and a lost connection is opened again at the next call. The lease is a session advisory lock
+    on that connection, so PostgreSQL itself releases it if this process dies or the connection
+    drops, and another process takes over.
     """
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+        self._connect = connect
         self._conn: asyncpg.Connection | None = None
         self._event = asyncio.Event()
         self._leased: asyncpg.Connection | None = None  # the session that holds the lease
@@ -92,15 +118,29 @@ class EventWakeups:
     def _notified(self, *_: object) -> None:
         self._event.set()
 
+    def _lost(self, *_: object) -> None:
+        self._event.set()  # wake the reader, which finds the connection closed and opens another
+
+    @property
+    def holds_lease(self) -> bool:
+        return self._leased is not None and self._leased is self._conn and not self._leased.is_closed()
+
     async def _connection(self) -> asyncpg.Connection | None:
         if self._conn is not None and not self._conn.is_closed():
             return self._conn
-        self._conn = None
+        await self.close()
         try:
-            conn = await self._pool.acquire()
-            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+            conn = await self._connect()
         except Exception as exc:  # noqa: BLE001 - any failure means "poll instead"
+            log.warning("LISTEN connection failed, polling instead: %s", exc)
+            return None
+        try:
+            conn.add_termination_listener(self._lost)
+            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        except Exception as exc:  # noqa: BLE001
             log.warning("LISTEN failed, polling instead: %s", exc)
+            with contextlib.suppress(Exception):
+                conn.terminate()
             return None
         self._conn = conn
         return conn
@@ -116,7 +156,8 @@ class EventWakeups:
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", NOTIFIER_LOCK):
                 self._leased = conn
                 return True
-        except CONNECTION_ERRORS:
+        except Exception as exc:  # noqa: BLE001 - a lost connection: no lease, open another next time
+            log.warning("delivery lease check failed: %s", exc)
             await self.close()
         return False
 
@@ -129,9 +170,10 @@ class EventWakeups:
 
     async def close(self) -> None:
         conn, self._conn, self._leased = self._conn, None, None
-        if conn is not None:
+        if conn is None:
+            return
+        if not conn.is_closed():
             with contextlib.suppress(Exception):
-                await conn.remove_listener(NOTIFY_CHANNEL, self._notified)
-                await conn.execute("SELECT pg_advisory_unlock_all()")
-            with contextlib.suppress(Exception):
-                await self._pool.release(conn)
+                await asyncio.wait_for(conn.close(), 2)  # releases the LISTEN and the lease
+        with contextlib.suppress(Exception):
+            conn.terminate()

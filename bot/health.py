@@ -1,0 +1,48 @@
+"""What ``GET /health`` reports: the database, and each long-lived part of the process.
+
+200 while appends work, whatever Discord is doing (Discord down shows in the report, it does not
+fail the check: agents' appends never depend on it); 503 only when the database does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eventstore.store import EventStore, StoreUnavailable
+from eventstore.subscriptions import Lag
+
+from .supervision import Components
+
+PING_TIMEOUT = 1.0  # seconds: a stalled database is "down" well within an agent's 2 s timeout
+
+
+@dataclass
+class HealthCheck:
+    store: EventStore
+    components: Components
+    delivery_lag: Callable[[], Awaitable[Lag]] | None = None  # None: no Discord delivery here
+
+    async def report(self) -> tuple[bool, dict[str, Any]]:
+        """(database up, the report)."""
+        parts = self.components.snapshot()
+        try:
+            await asyncio.wait_for(self.store.ping(), PING_TIMEOUT)
+        except (TimeoutError, StoreUnavailable) as exc:
+            parts["database"] = {"state": "down", "detail": _reason(exc)}
+            return False, {"status": "unavailable", "database": "down", "components": parts}
+        parts["database"] = {"state": "up"}
+        if self.delivery_lag is not None and "delivery" in parts:
+            try:
+                lag = await asyncio.wait_for(self.delivery_lag(), PING_TIMEOUT)
+            except (TimeoutError, StoreUnavailable):
+                pass  # the database answered the ping a moment ago; the lag waits for the next look
+            else:
+                parts["delivery"].update(lagEvents=lag.events, lagSeconds=round(lag.seconds, 3))
+        return True, {"status": "ok", "database": "up", "components": parts}
+
+
+def _reason(exc: BaseException) -> str:
+    return f"no answer within {PING_TIMEOUT:.1f} s" if isinstance(exc, asyncio.TimeoutError) else str(exc)[:300]
