@@ -29,6 +29,7 @@ class HealthCheck:
         """(database up, the report)."""
         parts = self.components.snapshot()
         try:
+            # The store answers at once while its watch finds the database down (Liveness).
             await asyncio.wait_for(self.store.ping(), PING_TIMEOUT)
         except (TimeoutError, StoreUnavailable) as exc:
             parts["database"] = {"state": "down", "detail": _reason(exc)}

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from commands import ALL_COGS
 from commands.services import BotServices
+from eventstore.postgres.liveness import Liveness
 from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.stats import PostgresStats
 from eventstore.postgres.store import PostgresEventStore
@@ -70,11 +71,22 @@ class Service:
         settings, stack = self.settings, self._stack
         self.dsn = self.dsn or await resolve_dsn(settings)
         self.pool = await open_pool(stack, self.dsn)
-        self.store = PostgresEventStore(self.pool, clock=self.clock, projector=RigProjector())
+        dsn = self.dsn
+        liveness = Liveness(lambda: asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT))
+        self.store = PostgresEventStore(self.pool, clock=self.clock, projector=RigProjector(), liveness=liveness)
         await self.store.start()
         stack.push_async_callback(self.store.close)
+        stop_watch = asyncio.Event()
+        watch = asyncio.create_task(supervise("database watch", lambda: liveness.run(stop_watch),
+                                              self.components, stop_watch), name="database-watch")
 
-        read_models = PostgresReadModels(self.pool)
+        async def stop_watching() -> None:
+            stop_watch.set()
+            await watch
+
+        stack.push_async_callback(stop_watching)
+
+        read_models = PostgresReadModels(self.pool, liveness)
         checkpoints = PostgresCheckpoints(self.pool)
         health = HealthCheck(self.store, self.components,
                              delivery_lag=(lambda: checkpoints.lag(NOTIFIER_NAME)) if settings.discord_enabled else None)

@@ -12,19 +12,24 @@ from ..projections.issue_status import IssueStatus
 from ..queue import load_queue
 from ..store import StoreUnavailable
 from .documents import doc_table, load_doc
+from .liveness import Liveness
 from .store import CONNECTION_ERRORS
 
 D = TypeVar("D", bound=BaseModel)
 
 
 class PostgresReadModels:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, liveness: Liveness | None = None) -> None:
         self._pool = pool
+        self._liveness = liveness
 
     async def query(self, model: type[D], where: str = "TRUE", *args: Any, order: str = "id") -> list[D]:
         sql = f"SELECT data::text AS data FROM {doc_table(model)} WHERE {where} ORDER BY {order}"
         try:
-            rows = await self._pool.fetch(sql, *args)
+            if self._liveness is not None:
+                rows = await self._liveness.guard(self._pool.fetch(sql, *args))
+            else:
+                rows = await self._pool.fetch(sql, *args)
         except CONNECTION_ERRORS as exc:
             raise StoreUnavailable(f"database unavailable: {exc}") from exc
         return [load_doc(model, r["data"]) for r in rows]

@@ -45,6 +45,7 @@ from ..store import (
 from ..store import (
     UnitOfWork as UnitOfWorkProtocol,
 )
+from .liveness import Liveness
 from .schema import APPEND_LOCK
 from .unit_of_work import StaleRead, UnitOfWork, record_from_row
 
@@ -52,6 +53,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CACHE_LIMIT = 20_000  # documents; past it the cache starts again empty
+# An append or a decision not committed within APPEND_WAIT is answered "unavailable" (503): agents
+# give up after 2 s, and an answer they never read is worth nothing. One still queued then is
+# dropped unwritten; one already in flight may still commit, so a client that retries without an
+# eventId or Idempotency-Key may store the event twice.
+APPEND_WAIT = 1.2
+# Jobs waiting for the writer, at most; past it new ones are refused at once (503), so a database
+# that cannot keep up pushes back on clients instead of growing the process's memory.
+MAX_QUEUED = 10_000
 
 CONNECTION_ERRORS = (
     OSError,
@@ -114,8 +123,16 @@ class PostgresEventStore(EventStore):
     """See ``EventStore``. ``start()`` before use, ``close()`` to drain and stop the writer."""
 
     def __init__(self, pool: asyncpg.Pool, *, clock: Callable[[], datetime],
-                 projector: Projector | None = None, max_batch: int = 500) -> None:
+                 projector: Projector | None = None, max_batch: int = 500,
+                 liveness: Liveness | None = None, append_wait: float = APPEND_WAIT,
+                 max_queued: int = MAX_QUEUED) -> None:
         self._pool = pool
+        self._liveness = liveness
+        self._append_wait = append_wait
+        self._max_queued = max_queued
+        self._unanswered = 0  # jobs submitted and not answered yet (expired ones may still be queued)
+        if liveness is not None:
+            liveness.on_down(self._abort_write)
         self._clock = clock
         self._projector = projector
         self._max_batch = max_batch
@@ -187,6 +204,8 @@ class PostgresEventStore(EventStore):
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         try:
+            if self._liveness is not None:
+                return await self._liveness.guard(self._pool.fetch(sql, *args))
             return await self._pool.fetch(sql, *args)
         except CONNECTION_ERRORS as exc:
             raise StoreUnavailable(f"database unavailable: {exc}") from exc
@@ -197,8 +216,28 @@ class PostgresEventStore(EventStore):
         if self._closing:
             job.future.set_exception(StoreUnavailable("the service is shutting down"))
             return
+        if self._liveness is not None and not self._liveness.up:
+            job.future.set_exception(self._liveness.unavailable())
+            return
+        if self._unanswered >= self._max_queued:
+            job.future.set_exception(StoreUnavailable(f"the write queue is full ({self._max_queued} waiting)"))
+            return
         self._jobs.append(job)
+        self._unanswered += 1
         self._wakeup.set()
+        # Answered "unavailable" unless committed in time; cancelled with the answer (see APPEND_WAIT).
+        expiry = asyncio.get_running_loop().call_later(self._append_wait, _expire, job.future, self._append_wait)
+        job.future.add_done_callback(lambda _: self._answered(expiry))
+
+    def _answered(self, expiry: asyncio.TimerHandle) -> None:
+        expiry.cancel()
+        self._unanswered -= 1
+
+    def _abort_write(self) -> None:
+        """The database was found down: drop the writer's connection, so a statement stuck on a
+        stalled server fails now instead of after the statement timeout."""
+        if self._conn is not None:
+            self._conn.terminate()
 
     def _next_work(self) -> _Batch | _DecideJob:
         first = self._jobs.popleft()
@@ -249,12 +288,16 @@ class PostgresEventStore(EventStore):
     async def _drop_connection(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            conn.terminate()  # it failed: not worth a reset that a stalled server would never answer
             with contextlib.suppress(Exception):
                 await self._pool.release(conn)
 
     async def _run_batch(self, jobs: list[_AppendJob]) -> None:
-        live = [j for j in jobs if not j.future.cancelled()]
+        live = [j for j in jobs if not j.future.done()]  # not answered already (expired, cancelled)
         if not live:
+            return
+        if self._liveness is not None and not self._liveness.up:
+            _fail(live, self._liveness.unavailable())
             return
         try:
             await self._append_batch(live)
@@ -381,7 +424,10 @@ class PostgresEventStore(EventStore):
         return answers
 
     async def _run_decision(self, job: _DecideJob) -> None:
-        if job.future.cancelled():
+        if job.future.done():
+            return
+        if self._liveness is not None and not self._liveness.up:
+            _settle(job.future, self._liveness.unavailable())
             return
         try:
             conn = await self._connection()
@@ -421,6 +467,11 @@ def _duplicate_of(stored: RecordedEvent, pending: PendingEvent,
 def _reused(pending: PendingEvent) -> IdempotencyConflict:
     return IdempotencyConflict(f"event id {pending.event_id} is already stored for a different event: "
                                "a retry must send the same body; a new event needs a new id")
+
+
+def _expire(future: asyncio.Future[Any], after: float) -> None:
+    if not future.done():
+        future.set_exception(StoreUnavailable(f"the database did not commit within {after:g} s"))
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any) -> None:

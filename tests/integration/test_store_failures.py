@@ -42,3 +42,37 @@ async def test_a_failing_event_is_refused_alone(db: asyncpg.Pool, clock: FakeClo
                                                                              "title": "boom"})))
     finally:
         await store.close()
+
+
+def _heartbeat(n: int) -> PendingEvent:
+    return PendingEvent.of(parse_event("HEARTBEAT", {"agentId": f"dev-e-{n}"}))
+
+
+async def test_a_full_write_queue_refuses_at_once_and_a_late_commit_is_refused(
+        db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    from eventstore.postgres.schema import APPEND_LOCK
+
+    store = PostgresEventStore(db, clock=clock, projector=RigProjector(), max_queued=6, append_wait=0.5)
+    await store.start()
+    blocker = await asyncpg.connect(pg_server_dsn)
+    try:
+        await blocker.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")  # the writer now waits
+        first = store.append(_heartbeat(0))
+        await asyncio.sleep(0.1)  # the writer takes it and blocks on the lock
+        queued = [store.append(_heartbeat(n)) for n in range(1, 6)]
+        refused = [store.append(_heartbeat(n)) for n in range(6, 9)]
+        for future in refused:  # over the bound: refused without waiting
+            assert future.done() and isinstance(future.exception(), StoreUnavailable)
+            assert "queue is full" in str(future.exception())
+        # Nothing commits within append_wait: every caller is answered "unavailable".
+        outcomes = await asyncio.gather(first, *queued, return_exceptions=True)
+        assert all(isinstance(o, StoreUnavailable) and "did not commit" in str(o) for o in outcomes)
+        await blocker.execute("ROLLBACK")
+        # The queued ones expired before the writer reached them: they were never written.
+        ok = await store.append(_heartbeat(99))
+        assert not ok.duplicate
+        stored = {r["a"] for r in await db.fetch("SELECT data->>'AgentId' AS a FROM mt_events")}
+        assert stored <= {"dev-e-0", "dev-e-99"} and "dev-e-99" in stored
+    finally:
+        await blocker.close()
+        await store.close()
