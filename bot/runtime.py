@@ -37,6 +37,7 @@ from .discord.poster import DiscordPoster
 from .health import HealthCheck
 from .http.app import create_app
 from .http.app_keys import ApiDeps
+from .logs import quiet_client_mistakes
 from .scheduler import RigScheduler
 from .settings import Settings
 from .supervision import Components, supervise
@@ -95,8 +96,9 @@ class Service:
         app = create_app(ApiDeps(
             store=self.store, read_models=read_models, clock=self.clock,
             max_body_bytes=settings.max_body_bytes, agent_online=timedelta(minutes=settings.agent_online_minutes),
-            credentials=settings.credentials, health=health,
+            credentials=settings.credentials, health=health, http_timeout=settings.http_timeout_seconds,
         ))
+        quiet_client_mistakes()
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)  # runs first on stop: no new requests, then drain

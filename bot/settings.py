@@ -91,6 +91,7 @@ class Settings:
     database_url: str | None = None
     data_dir: Path = Path(".conductor-e")
     max_body_bytes: int = 256 * 1024
+    http_timeout_seconds: float = 15.0
     log_level: str = "INFO"
     agent_online_minutes: float = 3.0
     heartbeat_timeout_minutes: float = 10.0
@@ -119,6 +120,7 @@ class Settings:
             database_url=env.get("DATABASE_URL", "").strip() or None,
             data_dir=default_data_dir(env),
             max_body_bytes=int(_number(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
+            http_timeout_seconds=_number(env, "HTTP_TIMEOUT_SECONDS", cls.http_timeout_seconds, minimum=0.5),
             log_level=env.get("LOG_LEVEL", cls.log_level).upper(),
             agent_online_minutes=_number(env, "AGENT_ONLINE_MINUTES", cls.agent_online_minutes, minimum=0.01),
             heartbeat_timeout_minutes=_number(

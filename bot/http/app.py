@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..logs import Throttle
 from . import conductor_routes, events_routes
 from .app_keys import DEPS, ApiDeps
 from .auth import authenticate
-from .errors import json_errors, no_route
+from .errors import UNAVAILABLE_LINES, json_errors, no_route
 
 PUBLIC = {("GET", "/health")}  # answered without a credential in every mode (probes)
 
 
 def create_app(deps: ApiDeps) -> web.Application:
-    app = web.Application(client_max_size=deps.max_body_bytes)
+    app = web.Application(client_max_size=deps.max_body_bytes, handler_args={
+        # Bodies are inflated by us, bounded by the size limit (bodies.py), never by aiohttp's parser.
+        "auto_decompress": False,
+        # aiohttp closes a connection that has not sent a complete request's headers within this
+        # (slow or stalled clients), and an idle keep-alive connection after it.
+        "keepalive_timeout": deps.http_timeout,
+    })
     app[DEPS] = deps
+    app[UNAVAILABLE_LINES] = Throttle()
     for table in (events_routes.routes, conductor_routes.routes):
         for route in table:
             assert isinstance(route, web.RouteDef)

@@ -21,6 +21,7 @@ class ApiDeps:
     read_models: ReadModels
     clock: Callable[[], datetime]
     max_body_bytes: int = 256 * 1024
+    http_timeout: float = 15.0  # seconds for a request's body to arrive
     agent_online: timedelta = timedelta(minutes=3)
     credentials: Credentials = field(default_factory=Credentials)  # none: the open mode
     health: HealthCheck | None = None  # the process's parts, for /health

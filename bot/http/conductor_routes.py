@@ -18,8 +18,8 @@ from eventstore.streams import issue_stream_id
 from . import render
 from .app_keys import DEPS, ApiDeps
 from .auth import CALLER, refusal
+from .bodies import read_body
 from .errors import ApiError, json_response
-from .events_routes import read_body
 from .query import optional_param, path_param, required_param
 
 routes = web.RouteTableDef()
@@ -113,7 +113,8 @@ async def next_assignment(request: web.Request) -> web.Response:
 
 
 async def _agent_id_from_body(request: web.Request) -> str | None:
-    raw = await read_body(request)
+    deps = request.app[DEPS]
+    raw = await read_body(request, deps.max_body_bytes, deps.http_timeout)
     if not raw.strip():
         return None
     try:

@@ -19,7 +19,11 @@ from aiohttp.http_exceptions import BadHttpMessage
 
 from eventstore.store import StoreUnavailable
 
+from ..logs import Throttle
+
 log = logging.getLogger(__name__)
+# An outage refuses every request: one line per interval says so (a Throttle per app).
+UNAVAILABLE_LINES = web.AppKey("unavailable_lines", Throttle)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,10 +38,12 @@ class ApiError(Exception):
     """Raised by handlers for a 4xx; rendered as ``{"error": code, "message": ...}``."""
 
     def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                 **extra: Any) -> None:
+                 close: bool = False, **extra: Any) -> None:
+        """``close``: the connection cannot carry another request (part of this one's body is
+        still unread): answer, then close it."""
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
-        self.headers = headers
+        self.headers, self.close = headers, close
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -69,9 +75,15 @@ def json_errors(handler: Handler, before: Callable[[web.Request], None] | None =
 def error_response(request: web.Request, exc: Exception) -> web.Response:
     """The JSON answer to ``exc``; re-raises an HTTP exception below 400 (a redirect)."""
     if isinstance(exc, ApiError):
-        return json_response(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers)
+        answer = json_response(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers)
+        if exc.close:
+            answer.force_close()
+        return answer
     if isinstance(exc, StoreUnavailable):
-        log.warning("%s %s: %s", request.method, request.path, exc)
+        throttle = request.app.get(UNAVAILABLE_LINES)
+        suffix = throttle.allow() if throttle is not None else ""
+        if suffix is not None:
+            log.warning("%s %s answered 503: %s%s", request.method, request.path, exc, suffix)
         return json_response(error_body("store_unavailable", "the event store is unavailable; retry later"),
                              503, headers={"Retry-After": "1"})
     if isinstance(exc, web.HTTPRequestEntityTooLarge):

@@ -14,6 +14,7 @@ from eventstore.submission import InvalidSubmission, parse_submission
 from . import render
 from .app_keys import DEPS
 from .auth import CALLER, refusal
+from .bodies import read_body
 from .errors import ApiError, json_response
 from .query import int_param, required_param
 
@@ -24,27 +25,10 @@ MAX_PAGE = 1000
 _BAD_REQUEST = frozenset({"invalid_body", "missing_type", "unknown_event_type", "too_deeply_nested"})
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The whole body; HTTPRequestEntityTooLarge past the app's ``client_max_size``.
-
-    An agent's event (a few hundred bytes) has arrived whole by the time the handler runs, so it
-    is taken from the buffer in one call; ``request.read()``, which gathers it chunk by chunk
-    through two awaits, cost ~10k more CPU instructions per request (bench/tools/count_instructions.py).
-    A body still arriving (large, slow or chunked) is read the usual way."""
-    content = request.content
-    if content.is_eof():
-        body = content.read_nowait()
-        limit = request.app._client_max_size  # noqa: SLF001 - aiohttp keeps the limit only here
-        if limit and len(body) > limit:
-            raise web.HTTPRequestEntityTooLarge(limit, len(body))
-        return body
-    return await request.read()
-
-
 @routes.post("/api/events")
 async def submit_event(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    raw = await read_body(request)  # raises 413 past client_max_size
+    raw = await read_body(request, deps.max_body_bytes, deps.http_timeout)
     try:
         # orjson: strict JSON (no NaN/Infinity, valid UTF-8 without lone surrogates), a nesting
         # limit instead of recursion, and several times faster than the json module.
