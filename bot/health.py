@@ -24,6 +24,7 @@ class HealthCheck:
     store: EventStore
     components: Components
     delivery_lag: Callable[[], Awaitable[Lag]] | None = None  # None: no Discord delivery here
+    parked: Callable[[], list[dict[str, Any]]] = lambda: []  # issues whose Discord delivery waits
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         """(database up, the report)."""
@@ -42,6 +43,8 @@ class HealthCheck:
                 pass  # the database answered the ping a moment ago; the lag waits for the next look
             else:
                 parts["delivery"].update(lagEvents=lag.events, lagSeconds=round(lag.seconds, 3))
+        if "delivery" in parts:
+            parts["delivery"]["parked"] = self.parked()
         return True, {"status": "ok", "database": "up", "components": parts}
 
 

@@ -90,7 +90,8 @@ class Service:
         read_models = PostgresReadModels(self.pool, liveness)
         checkpoints = PostgresCheckpoints(self.pool)
         health = HealthCheck(self.store, self.components,
-                             delivery_lag=(lambda: checkpoints.lag(NOTIFIER_NAME)) if settings.discord_enabled else None)
+                             delivery_lag=(lambda: checkpoints.lag(NOTIFIER_NAME)) if settings.discord_enabled else None,
+                             parked=lambda: self.notifier.parked() if self.notifier is not None else [])
         if not settings.discord_enabled:
             self.components.set("discord", "disabled", "no DISCORD_TOKEN")
         app = create_app(ApiDeps(
@@ -143,7 +144,7 @@ class Service:
             self.store, read_models, PostgresCheckpoints(self.pool), links,
             DiscordPoster(bot, settings.discord_channel_id, settings.discord_gate_role_id),
             tool_events=settings.discord_tool_events, fold_seconds=settings.discord_tool_fold_seconds,
-            gate_role_id=settings.discord_gate_role_id,
+            gate_role_id=settings.discord_gate_role_id, retry_first=settings.discord_retry_seconds,
         )
         dsn = self.dsn
         wakeups = EventWakeups(lambda: asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT))

@@ -102,6 +102,7 @@ class Settings:
     discord_gate_role_id: int | None = None
     discord_tool_events: bool = False
     discord_tool_fold_seconds: float = 5.0
+    discord_retry_seconds: float = 5.0
     discord_api_base_url: str = DISCORD_API_BASE
     discord_gateway_url: str = DISCORD_GATEWAY
     human_gate_reminder_minutes: float = 30.0
@@ -134,6 +135,7 @@ class Settings:
             discord_tool_events=_bool(env, "DISCORD_TOOL_EVENTS", False),
             discord_tool_fold_seconds=_number(env, "DISCORD_TOOL_FOLD_SECONDS", cls.discord_tool_fold_seconds,
                                               minimum=0.1),
+            discord_retry_seconds=_number(env, "DISCORD_RETRY_SECONDS", cls.discord_retry_seconds, minimum=0.1),
             discord_api_base_url=env.get("DISCORD_API_BASE_URL", "").strip() or DISCORD_API_BASE,
             discord_gateway_url=env.get("DISCORD_GATEWAY_URL", "").strip() or DISCORD_GATEWAY,
             human_gate_reminder_minutes=_number(

@@ -11,10 +11,14 @@ in that one thread -- the bound. The global checkpoint (``DiscordNotifier:All`` 
 ``mt_event_progression``) only saves re-reading.
 
 Discord failing (429 beyond discord.py's own retries, 5xx, unreachable) stops the reader at the
-failing event; it retries with backoff from there, so nothing is lost or reordered. A message
-Discord refuses for good (``MessageRefused``: a 4xx other than 404 and 429, e.g. a thread the bot
-may not post in) is logged as an error and skipped instead, so one such message cannot stop
-delivery for every issue; the event itself stays in the store.
+failing event; it retries with backoff from there, so nothing is lost or reordered. Discord
+refusing one issue's message or thread (``MessageRefused``: a 4xx other than 404 and 429, from
+AutoMod, the guild's active-thread limit, a lost permission) parks that issue alone: its events
+wait, in order, and are tried again with backoff (``retry_first`` doubling to ``retry_cap``) while
+every other issue keeps flowing; the global checkpoint stays before the parked events, so a
+restart tries them again too. A message refused ``MAX_MESSAGE_ATTEMPTS`` times is skipped (logged
+as an error; the event stays in the store) so one unpostable message cannot hold its issue for
+ever; a thread that cannot be created is tried again for as long as it takes.
 """
 
 from __future__ import annotations
@@ -41,7 +45,30 @@ NAME = "DiscordNotifier"
 
 
 class MessageRefused(Exception):
-    """Discord refused this one message for good (retrying it cannot help); raised by the Poster."""
+    """Discord refused this message (or this thread) itself, not Discord failing: retrying at once
+    cannot help; raised by the Poster."""
+
+
+MAX_MESSAGE_ATTEMPTS = 8
+
+
+class _Refused(Exception):
+    """Discord refused what one issue needed: the issue is parked (see the module's docstring)."""
+
+    def __init__(self, reason: str, *, thread: bool) -> None:
+        super().__init__(reason)
+        self.thread = thread  # the thread could not be opened (else: one message was refused)
+
+
+@dataclass
+class _Parked:
+    """An issue whose delivery waits: its events in order, and when to try again."""
+
+    recs: list[RecordedEvent]
+    reason: str
+    since: float
+    next_try: float
+    attempts: int = 1
 
 
 class Poster(Protocol):
@@ -83,7 +110,8 @@ class DiscordNotifier:
     def __init__(self, store: EventStore, read_models: ReadModels, checkpoints: Checkpoints,
                  links: ThreadLinks, poster: Poster, *, tool_events: bool, fold_seconds: float = 5.0,
                  gate_role_id: int | None = None, batch: int = 200,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 retry_first: float = 5.0, retry_cap: float = 600.0) -> None:
         self._store = store
         self._read_models = read_models
         self._checkpoints = checkpoints
@@ -97,6 +125,8 @@ class DiscordNotifier:
         self._cursor: int | None = None  # last sequence read and handled (or folded)
         self._threads: dict[str, tuple[int, int]] = {}  # stream -> (thread id, last posted seq)
         self._folds: dict[str, _Fold] = {}
+        self._parked: dict[str, _Parked] = {}
+        self._retry_first, self._retry_cap = retry_first, retry_cap
         self._stop = asyncio.Event()  # replaced by run()'s
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -149,34 +179,97 @@ class DiscordNotifier:
         if recs and all(outcomes):
             self._cursor = recs[-1].seq
         await self._flush_folds()
+        await self._retry_parked()
         await self._checkpoints.save(NAME, self._safe_checkpoint())
         return len(recs) == self._batch and not self._stop.is_set()
+
+    def parked(self) -> list[dict[str, Any]]:
+        """The issues whose delivery waits, for /health."""
+        now = self._monotonic()
+        return [{"stream": stream, "reason": p.reason, "attempts": p.attempts, "events": len(p.recs),
+                 "waitingSeconds": round(now - p.since, 1), "nextTryInSeconds": round(max(0.0, p.next_try - now), 1)}
+                for stream, p in sorted(self._parked.items())]
 
     def _forget_progress(self) -> None:
         # Re-read from the checkpoint: the per-thread records make the replay skip what was posted.
         self._cursor = None
         self._threads.clear()
         self._folds.clear()
+        self._parked.clear()
 
     def _safe_checkpoint(self) -> int:
         assert self._cursor is not None
         pending = [f.recs[0].seq for f in self._folds.values() if f.recs]
+        pending += [p.recs[0].seq for p in self._parked.values() if p.recs]
         return min(pending) - 1 if pending else self._cursor
 
     def _next_wait(self) -> float:
-        if not self._folds:
+        wakes = [f.started + self._fold_seconds for f in self._folds.values()]
+        wakes += [p.next_try for p in self._parked.values()]
+        if not wakes:
             return 1.0  # poll fallback when no NOTIFY arrives
-        oldest = min(f.started for f in self._folds.values())
-        return max(0.05, min(1.0, oldest + self._fold_seconds - self._monotonic()))
+        return max(0.05, min(1.0, min(wakes) - self._monotonic()))
+
+    # -- parked issues ----------------------------------------------------------------------------
+
+    def _park(self, stream_id: str, recs: list[RecordedEvent], refused: _Refused) -> None:
+        now = self._monotonic()
+        parked = self._parked.get(stream_id)
+        if parked is None:
+            self._parked[stream_id] = _Parked(recs, str(refused), now, now + self._retry_first)
+            log.warning("Discord refused %s for %s (%s); its delivery waits, retrying in %.0f s; other issues go on",
+                        "the thread" if refused.thread else "a message", stream_id, refused, self._retry_first)
+            return
+        parked.recs, parked.reason = recs, str(refused)
+        parked.attempts += 1
+        wait = min(self._retry_first * 2 ** (parked.attempts - 1), self._retry_cap)
+        parked.next_try = now + wait
+        log.warning("Discord refused %s for %s again (attempt %d: %s); retrying in %.0f s",
+                    "the thread" if refused.thread else "a message", stream_id, parked.attempts, refused, wait)
+
+    async def _retry_parked(self) -> None:
+        now = self._monotonic()
+        due = [stream for stream, p in self._parked.items() if p.next_try <= now]
+        await asyncio.gather(*(self._retry(stream) for stream in due))
+
+    async def _retry(self, stream_id: str) -> None:
+        parked = self._parked[stream_id]
+        recs = parked.recs
+        while recs:
+            try:
+                await self._handle(recs[0])
+                await self._flush_fold(stream_id)
+            except _Refused as refused:
+                if refused.thread or parked.attempts + 1 < MAX_MESSAGE_ATTEMPTS:
+                    self._park(stream_id, recs, refused)
+                    return
+                log.error("Discord refused the message for event %s in %s %d times (%s); skipped, the store "
+                          "still has it", recs[0].seq, stream_id, parked.attempts + 1, refused)
+                await self._links.posted(stream_id, recs[0].seq)
+                self._remember_posted(stream_id, recs[0].seq)
+                parked.attempts = 0
+            recs = recs[1:]
+        del self._parked[stream_id]
+        log.info("delivery for %s goes on after %d refusal(s)", stream_id, parked.attempts)
 
     # -- per event --------------------------------------------------------------------------------
 
     async def _handle_stream(self, recs: list[RecordedEvent]) -> bool:
-        """One stream's events in order; False if stopped before the end."""
-        for rec in recs:
+        """One stream's events in order; False if stopped before the end. A parked stream's
+        events join its queue; one that Discord refuses parks its stream with the rest."""
+        stream_id = recs[0].stream_id
+        for i, rec in enumerate(recs):
             if self._stop.is_set():
                 return False
-            await self._handle(rec)
+            parked = self._parked.get(stream_id)
+            if parked is not None:
+                parked.recs.extend(recs[i:])
+                return True
+            try:
+                await self._handle(rec)
+            except _Refused as refused:
+                self._park(stream_id, recs[i:], refused)
+                return True
         return True
 
     async def _handle(self, rec: RecordedEvent) -> None:
@@ -226,20 +319,27 @@ class DiscordNotifier:
         thread = await self._thread(stream_id)
         if thread is not None and thread[1] >= seq:
             return  # already in the thread (a replay)
-        thread_id = await self._poster.open_thread(thread[0] if thread else None,
-                                                   lambda: self._thread_name(stream_id, title_hint))
+        try:
+            thread_id = await self._poster.open_thread(thread[0] if thread else None,
+                                                       lambda: self._thread_name(stream_id, title_hint))
+        except MessageRefused as exc:
+            raise _Refused(f"thread: {exc}", thread=True) from exc
         if thread is None or thread[0] != thread_id:
             await self._links.link(stream_id, thread_id)
+            self._threads[stream_id] = (thread_id, thread[1] if thread else 0)
         try:
-            message_id: int | None = await self._poster.send(thread_id, post, stream_id)
+            message_id = await self._poster.send(thread_id, post, stream_id)
         except MessageRefused as exc:
-            log.error("Discord refused the message for event %s in %s (%s); skipped, the store still has it",
-                      seq, stream_id, exc)
-            message_id = None
-        if post.panel is not None and message_id is not None:
+            raise _Refused(f"message for event {seq}: {exc}", thread=False) from exc
+        if post.panel is not None:
             await self._links.remember_message(f"{post.panel}:{stream_id}", thread_id, message_id)
-        await self._links.posted(stream_id, seq)  # refused too: a replay must not try it again
+        await self._links.posted(stream_id, seq)
         self._threads[stream_id] = (thread_id, seq)
+
+    def _remember_posted(self, stream_id: str, seq: int) -> None:
+        thread = self._threads.get(stream_id)
+        if thread is not None:
+            self._threads[stream_id] = (thread[0], max(thread[1], seq))
 
     async def _thread(self, stream_id: str) -> tuple[int, int] | None:
         if stream_id not in self._threads:

@@ -46,14 +46,16 @@ class DiscordPoster:
             thread = await self._channel(thread_id)
             if isinstance(thread, discord.Thread):
                 if thread.archived:
-                    await thread.edit(archived=False)
+                    with _refusals():
+                        await thread.edit(archived=False)
                 return thread.id
             log.warning("thread %s is gone; opening a new one", thread_id)
         parent = await self._channel(self._channel_id)
         if not isinstance(parent, discord.TextChannel):
             raise RuntimeError(f"DISCORD_CHANNEL_ID {self._channel_id} is not a text channel the bot can see")
-        thread = await parent.create_thread(name=await name(), type=discord.ChannelType.public_thread,
-                                            auto_archive_duration=AUTO_ARCHIVE_MINUTES)
+        with _refusals():  # AutoMod on the name, the guild's active-thread limit, a lost permission
+            thread = await parent.create_thread(name=await name(), type=discord.ChannelType.public_thread,
+                                                auto_archive_duration=AUTO_ARCHIVE_MINUTES)
         return thread.id
 
     def _mentions(self, post: Post) -> discord.AllowedMentions:
@@ -99,7 +101,7 @@ class DiscordPoster:
 
 @contextlib.contextmanager
 def _refusals() -> Iterator[None]:
-    """Turn Discord's final refusals of a message into MessageRefused. Not 404 (the thread went
+    """Turn Discord's refusals of a message or thread into MessageRefused. Not 404 (the thread went
     away: the retry opens a new one) and not 429 (rate limited: worth waiting for); 5xx and network
     errors pass through too, and the notifier retries them."""
     try:
