@@ -28,7 +28,7 @@ from eventstore.postgres.subscriptions import (
 )
 from eventstore.projections.projector import RigProjector
 
-from .clock import Clock, utc_now
+from .clock import Clock, DatabaseClock, utc_now
 from .database import CONNECT_TIMEOUT, open_pool, resolve_dsn
 from .discord.client import ConductorBot, point_discord_py_at
 from .discord.notifier import NAME as NOTIFIER_NAME
@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class Service:
     settings: Settings
-    clock: Clock = utc_now
+    # None: the database's clock, read through ``local_clock`` (DatabaseClock). Tests give their own.
+    clock: Clock | None = None
+    local_clock: Clock = utc_now
     dsn: str | None = None
     port: int = 0
     store: PostgresEventStore | None = None
@@ -73,7 +75,12 @@ class Service:
         self.dsn = self.dsn or await resolve_dsn(settings)
         self.pool = await open_pool(stack, self.dsn)
         dsn = self.dsn
-        liveness = Liveness(lambda: asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT))
+        liveness = Liveness(lambda: asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT), wall=self.local_clock)
+        if self.clock is None:
+            database_clock = DatabaseClock(self.local_clock)
+            liveness.on_time(database_clock.observe)
+            self.clock = database_clock
+        await liveness.check()  # the database's time, before anything is stamped with it
         self.store = PostgresEventStore(self.pool, clock=self.clock, projector=RigProjector(), liveness=liveness)
         await self.store.start()
         stack.push_async_callback(self.store.close)

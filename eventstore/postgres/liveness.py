@@ -5,7 +5,8 @@ to it waits for the statement timeout. Agents give up after 2 s, so the store mu
 ``Liveness`` pings every ``interval`` with a ``timeout``; one missed answer marks the database
 down, and then reads in flight and appends not yet committed are answered "unavailable" at once
 (503 with Retry-After), new ones without trying. The next answered ping marks it up again. A slow
-query alone never counts: the ping is ``SELECT 1`` on a connection nothing else uses.
+query alone never counts: the ping is ``SELECT clock_timestamp()`` on a connection nothing else
+uses (its answer also tells the service the database's time: ``bot.clock.DatabaseClock``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import TypeVar
 
 import asyncpg
@@ -29,8 +31,11 @@ TIMEOUT = 0.75  # seconds a ping (or opening its connection) may take: down with
 
 class Liveness:
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], *,
-                 interval: float = INTERVAL, timeout: float = TIMEOUT) -> None:
+                 interval: float = INTERVAL, timeout: float = TIMEOUT,
+                 wall: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self._connect = connect
+        self._wall = wall
+        self._on_time: list[Callable[[datetime, datetime, datetime], None]] = []
         self._interval = interval
         self._timeout = timeout
         self._conn: asyncpg.Connection | None = None
@@ -42,6 +47,10 @@ class Liveness:
     @property
     def up(self) -> bool:
         return self._up
+
+    def on_time(self, callback: Callable[[datetime, datetime, datetime], None]) -> None:
+        """Call ``callback(database time, sent, received)`` after each ping (``wall`` times)."""
+        self._on_time.append(callback)
 
     def on_down(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` each time the database is found down (the store aborts its write)."""
@@ -62,12 +71,16 @@ class Liveness:
         try:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await asyncio.wait_for(self._connect(), self._timeout)
-            await asyncio.wait_for(self._conn.fetchval("SELECT 1"), self._timeout)
+            sent = self._wall()
+            database_now = await asyncio.wait_for(self._conn.fetchval("SELECT clock_timestamp()"), self._timeout)
+            received = self._wall()
         except Exception as exc:  # noqa: BLE001 - any failure to answer is "down"
             self._drop()
             self._mark_down(f"no answer within {self._timeout:g} s" if isinstance(exc, asyncio.TimeoutError)
                             else f"{type(exc).__name__}: {exc}"[:300])
             return False
+        for callback in self._on_time:
+            callback(database_now, sent, received)
         if not self._up:
             log.warning("the database answers again")
         self._up, self.reason = True, None
