@@ -152,6 +152,7 @@ class Service:
             DiscordPoster(bot, settings.discord_channel_id, settings.discord_gate_role_id),
             tool_events=settings.discord_tool_events, fold_seconds=settings.discord_tool_fold_seconds,
             gate_role_id=settings.discord_gate_role_id, retry_first=settings.discord_retry_seconds,
+            mention_every=settings.human_gate_reminder_minutes * 60,
         )
         dsn = self.dsn
         wakeups = EventWakeups(lambda: asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT))

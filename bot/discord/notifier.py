@@ -111,7 +111,7 @@ class DiscordNotifier:
                  links: ThreadLinks, poster: Poster, *, tool_events: bool, fold_seconds: float = 5.0,
                  gate_role_id: int | None = None, batch: int = 200,
                  monotonic: Callable[[], float] = time.monotonic,
-                 retry_first: float = 5.0, retry_cap: float = 600.0) -> None:
+                 retry_first: float = 5.0, retry_cap: float = 600.0, mention_every: float = 0.0) -> None:
         self._store = store
         self._read_models = read_models
         self._checkpoints = checkpoints
@@ -120,6 +120,10 @@ class DiscordNotifier:
         self._tool_events = tool_events
         self._fold_seconds = fold_seconds
         self._role = f"<@&{gate_role_id}>" if gate_role_id else None
+        # The gate role is mentioned at most once per gate per reminder interval (``mention_every``
+        # seconds, by delivery time): reminders that were held up and arrive together ping once.
+        self._mention_every = mention_every
+        self._last_mention: dict[str, float] = {}
         self._batch = batch
         self._monotonic = monotonic
         self._cursor: int | None = None  # last sequence read and handled (or folded)
@@ -287,13 +291,26 @@ class DiscordNotifier:
         stream_id = rec.stream_id
         if parse_issue_stream_id(stream_id) is None:
             return  # agent and milestone streams have no thread
-        post = render(rec, self._role, await self._pr_url(event))
+        post = render(rec, self._mention_for(rec), await self._pr_url(event))
         if post is None:
             return
         await self._flush_fold(stream_id)  # earlier tool calls first: stream order
         await self._deliver(stream_id, rec.seq, post, title_hint=getattr(event, "title", None))
         for panel, note in closed_panels(event):
             await self._close_panel(panel, stream_id, note)
+
+    def _mention_for(self, rec: RecordedEvent) -> str | None:
+        """The role mention for ``rec``'s message, or None when its gate was mentioned too lately."""
+        if self._role is None or not isinstance(rec.event, (ev.HumanGateTriggered, ev.HumanGateReminder)):
+            return self._role
+        now = self._monotonic()
+        last = self._last_mention.get(rec.stream_id)
+        # A tenth of slack: a reminder due one interval after the gate opened must still ping when
+        # the gate's own message happened to be delivered a little later than the reminder is.
+        if last is not None and now - last < 0.9 * self._mention_every:
+            return None
+        self._last_mention[rec.stream_id] = now
+        return self._role
 
     async def _announce(self, rec: RecordedEvent) -> None:
         """A post in the channel itself (MILESTONE_COMPLETE), once even across replays."""

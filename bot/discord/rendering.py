@@ -6,6 +6,7 @@ long fields such as CI logs are trimmed with a marker rather than split.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,12 +25,36 @@ class Post:
     mentions_role: bool = False
 
 
+# Inline markdown that agent-supplied text could use to forge formatting or masked links
+# ([click](https://…)), and the start of mentions and timestamps (<@…>, <#…>, <t:…>).
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\*_~`|[]<>"})
+_URL = re.compile(r"^https?://[^\s<>\[\]()`|*~\\]+$")
+
+
+def text(value: object) -> str:
+    """Agent-supplied text as one plain line: markdown escaped, line breaks folded (so it cannot
+    fake a line of its own, such as "✅ Gate approved by …"), @everyone and @here defused."""
+    line = " ".join(str(value).split())
+    return line.translate(_MARKDOWN).replace("@", "@\u200b")
+
+
+def code(value: object) -> str:
+    """Agent-supplied text for inside a code span: one line, and no backtick to end the span."""
+    return " ".join(str(value).split()).replace("`", "ʼ")
+
+
+def link(value: str) -> str:
+    """A URL as Discord links it when it is one; anything else as plain text."""
+    return value if _URL.match(value) else text(value)
+
+
 def trim(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def thread_name(repo: str, number: int, title: str | None) -> str:
     base = f"{repo}#{number}"
+    title = " ".join(title.split()) if title else None  # a thread name is plain text: one line is enough
     return trim(f"{base} {title}".strip() if title else base, THREAD_NAME_LIMIT)
 
 
@@ -44,8 +69,8 @@ def _duration(minutes: float | None) -> str:
     return f" in {hours} h {mins} min" if hours else f" in {mins} min"
 
 
-def _with_reason(text: str, reason: str | None) -> str:
-    return f"{text}: {reason}" if reason else text
+def _with_reason(line: str, reason: str | None) -> str:
+    return f"{line}: {text(reason)}" if reason else line
 
 
 def render(rec: RecordedEvent, role_mention: str | None = None, pr_url: str | None = None) -> Post | None:
@@ -67,59 +92,60 @@ def _render(rec: RecordedEvent, role_mention: str | None, pr_url: str | None) ->
             if e.depends_on:
                 extras.append("depends on " + ", ".join(f"#{n}" for n in e.depends_on))
             if e.milestone:
-                extras.append(f"milestone {e.milestone}")
-            text = f"📋 **Approved** {e.repo}#{e.issue_number}" + (f" — {e.title}" if e.title else "")
-            return Post(f"{text} · {' · '.join(extras)}")
+                extras.append(f"milestone {text(e.milestone)}")
+            line = f"📋 **Approved** {text(e.repo)}#{e.issue_number}" + (f" — {text(e.title)}" if e.title else "")
+            return Post(f"{line} · {' · '.join(extras)}")
         case ev.IssueAssigned():
             attempt = f" (attempt {e.attempt})" if e.attempt else ""
-            return Post(f"👤 Assigned to **{e.agent_id}**{attempt}")
+            return Post(f"👤 Assigned to **{text(e.agent_id)}**{attempt}")
         case ev.IssueUnassigned():
-            return Post(_with_reason(f"↩️ **{e.agent_id}** unassigned", e.reason))
+            return Post(_with_reason(f"↩️ **{text(e.agent_id)}** unassigned", e.reason))
         case ev.WorkStarted():
-            return Post(f"🛠️ **{e.agent_id}** started work" + (f" on `{e.branch}`" if e.branch else ""))
+            return Post(f"🛠️ **{text(e.agent_id)}** started work" + (f" on `{code(e.branch)}`" if e.branch else ""))
         case ev.BranchCreated():
-            return Post(f"🌿 Branch `{e.branch}` created")
+            return Post(f"🌿 Branch `{code(e.branch)}` created")
         case ev.PrCreated():
-            who = f" by **{e.agent_id}**" if e.agent_id else ""
-            return Post(f"🔀 {_pr(e.pr_number)} opened{who}" + (f": {e.pr_url}" if e.pr_url else ""))
+            who = f" by **{text(e.agent_id)}**" if e.agent_id else ""
+            return Post(f"🔀 {_pr(e.pr_number)} opened{who}" + (f": {link(e.pr_url)}" if e.pr_url else ""))
         case ev.CiPassed():
             return Post(f"✅ CI passed on {_pr(e.pr_number)}")
         case ev.CiFailed():
-            checks = f": {', '.join(e.failed_checks)}" if e.failed_checks else ""
-            text = f"❌ CI failed on {_pr(e.pr_number)}{checks}"
-            if e.logs:
+            checks = f": {', '.join(text(c) for c in e.failed_checks)}" if e.failed_checks else ""
+            line = f"❌ CI failed on {_pr(e.pr_number)}{checks}"
+            if e.logs:  # in a code block, where nothing is formatted; no fence can end it early
                 logs = e.logs if len(e.logs) <= LOG_LIMIT else "…" + e.logs[-(LOG_LIMIT - 1):]
-                text += "\n```\n" + logs.replace("```", "ʼʼʼ") + "\n```"
-            return Post(text)
+                line += "\n```\n" + logs.replace("`", "ʼ") + "\n```"
+            return Post(line)
         case ev.ReviewPassed():
             return Post(f"👍 Review passed on {_pr(e.pr_number)}")
         case ev.ReviewDisputed():
             it = f" (iteration {e.attempt})" if e.attempt else ""
             return Post(_with_reason(f"🗣️ Review disputed on {_pr(e.pr_number)}{it}", e.reason))
         case ev.HumanGateTriggered():
-            link = f"\n{e.pr_url or pr_url}" if e.pr_url or pr_url else ""
-            return Post(f"🚦 {ping}**Human gate** on {_pr(e.pr_number)}: {e.reason}{link}", panel="gate",
+            url = e.pr_url or pr_url
+            pr_link = f"\n{link(url)}" if url else ""
+            return Post(f"🚦 {ping}**Human gate** on {_pr(e.pr_number)}: {text(e.reason)}{pr_link}", panel="gate",
                         mentions_role=bool(role_mention))
         case ev.HumanGateReminder():
             waited = f" after {e.attempt} min" if e.attempt is not None else ""
             return Post(f"⏰ {ping}Gate on {_pr(e.pr_number)} still waiting{waited}",
                         mentions_role=bool(role_mention))
         case ev.HumanGateApproved():
-            return Post(_with_reason(f"✅ Gate **approved** by {e.decided_by}", e.reason))
+            return Post(_with_reason(f"✅ Gate **approved** by {text(e.decided_by)}", e.reason))
         case ev.HumanGateRejected():
-            return Post(_with_reason(f"⛔ Gate **rejected** by {e.decided_by}", e.reason))
+            return Post(_with_reason(f"⛔ Gate **rejected** by {text(e.decided_by)}", e.reason))
         case ev.Merged():
-            sha = f" (`{e.merge_sha[:12]}`)" if e.merge_sha else ""
+            sha = f" (`{code(e.merge_sha[:12])}`)" if e.merge_sha else ""
             return Post(f"🎉 {_pr(e.pr_number)} merged{sha}")
         case ev.DeployedStaging():
-            return Post(f"🚀 Deployed to {e.reason or 'staging'}")
+            return Post(f"🚀 Deployed to {text(e.reason or 'staging')}")
         case ev.SmokePassed():
             return Post("🧪 Smoke tests passed")
         case ev.SmokeFailed():
             attempt = f" (attempt {e.attempt}/{e.max_retries})" if e.attempt else ""
             return Post(_with_reason(f"🔥 Smoke tests failed{attempt}", e.reason))
         case ev.DeployedProduction():
-            return Post(f"🚀 Deployed to {e.reason or 'production'}")
+            return Post(f"🚀 Deployed to {text(e.reason or 'production')}")
         case ev.Verified():
             return Post("🔎 Production verified")
         case ev.IssueDone():
@@ -129,13 +155,13 @@ def _render(rec: RecordedEvent, role_mention: str | None, pr_url: str | None) ->
             return Post(_with_reason(f"🆘 {ping}**Escalated**{attempts}", e.reason), panel="escalation",
                         mentions_role=bool(role_mention))
         case ev.AgentStuck():
-            return Post(_with_reason(f"🧱 **{e.agent_id}** is stuck", e.reason))
+            return Post(_with_reason(f"🧱 **{text(e.agent_id)}** is stuck", e.reason))
         case ev.IssueRequeued():
-            return Post(_with_reason(f"🔁 Put back in the queue by {e.decided_by}", e.reason))
+            return Post(_with_reason(f"🔁 Put back in the queue by {text(e.decided_by)}", e.reason))
         case ev.IssueClosed():
-            return Post(_with_reason(f"🛑 Closed by {e.decided_by}", e.reason))
+            return Post(_with_reason(f"🛑 Closed by {text(e.decided_by)}", e.reason))
         case ev.MilestoneComplete():
-            return Post(f"🏆 Milestone **{e.milestone}** of {e.repo} complete ({e.issue_count} issues)")
+            return Post(f"🏆 Milestone **{text(e.milestone)}** of {text(e.repo)} complete ({e.issue_count} issues)")
     return None
 
 
@@ -146,13 +172,13 @@ def render_tools(recs: Sequence[RecordedEvent]) -> Post:
         e = rec.event
         if not isinstance(e, ev.ToolUsed):
             continue
-        target = f" `{e.target_preview}`" if e.target_preview else ""
+        target = f" `{code(e.target_preview)}`" if e.target_preview else ""
         took = f" {e.duration_ms} ms" if e.duration_ms is not None else ""
         mcp = " (MCP)" if e.is_mcp else ""
-        lines.append(f"• **{e.agent_id}** {e.tool_name}{mcp}{target}{took}")
+        lines.append(f"• **{text(e.agent_id)}** {text(e.tool_name)}{mcp}{target}{took}")
     header = f"🔧 {len(lines)} tool call{'s' if len(lines) != 1 else ''}"
-    text = header + "\n" + "\n".join(lines)
-    if len(text) > MESSAGE_LIMIT:
+    body = header + "\n" + "\n".join(lines)
+    if len(body) > MESSAGE_LIMIT:
         kept: list[str] = []
         budget = MESSAGE_LIMIT - len(header) - 40
         for line in lines:
@@ -160,5 +186,5 @@ def render_tools(recs: Sequence[RecordedEvent]) -> Post:
                 break
             kept.append(line)
             budget -= len(line) + 1
-        text = header + "\n" + "\n".join(kept) + f"\n… and {len(lines) - len(kept)} more"
-    return Post(text)
+        body = header + "\n" + "\n".join(kept) + f"\n… and {len(lines) - len(kept)} more"
+    return Post(body)

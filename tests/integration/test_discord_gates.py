@@ -141,3 +141,26 @@ async def test_escalation_panel_requeues_or_closes(fake: FakeDiscord, db: asyncp
         issue = await (await rig.http.get(f"{rig.url}/api/issues/{REPO}/7")).json()
         assert issue["state"] == "closed"
         assert await db.fetchval("SELECT data->>'DecidedBy' FROM mt_events WHERE type = 'issue_closed'") == ADMIN_MEMBER
+
+
+async def test_the_gate_role_is_mentioned_at_most_once_per_reminder_interval(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    interval_minutes = 0.05  # 3 s
+    async with running_rig(fake, pg_server_dsn, clock, human_gate_reminder_minutes=interval_minutes) as rig:
+        await open_gate(rig, fake)
+        # Two reminders that were held up arrive together: they ping no one.
+        for minutes in (3, 6):
+            await rig.post({"type": "HUMAN_GATE_REMINDER", **ISSUE, "prNumber": 88, "attempt": minutes})
+        await fake.wait_for(lambda: sum(m["content"].startswith("⏰") for m in fake.messages_in(thread_of(fake)["id"]))
+                            == 2)
+        await asyncio.sleep(interval_minutes * 60)
+        await rig.post({"type": "HUMAN_GATE_REMINDER", **ISSUE, "prNumber": 88, "attempt": 9})
+        await fake.wait_for(lambda: sum(m["content"].startswith("⏰") for m in fake.messages_in(thread_of(fake)["id"]))
+                            == 3)
+        role = f"<@&{fake.role(GATE_ROLE).id}>"
+        posted = [m["content"] for m in fake.messages_in(thread_of(fake)["id"])
+                  if m["content"].startswith(("🚦", "⏰"))]
+        assert [role in m for m in posted] == [True, False, False, True]
+        pinged = [r.json for r in fake.requests_to("POST", "/messages")
+                  if r.json and r.json["content"].startswith(("🚦", "⏰"))]
+        assert [bool(p["allowed_mentions"]["roles"]) for p in pinged] == [True, False, False, True]

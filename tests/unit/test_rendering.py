@@ -43,3 +43,19 @@ def test_command_answers_fit_one_message() -> None:
     agents = [AgentStatus(id=f"agent-{i:03d}-" + "x" * 60, status="working", last_heartbeat=T0) for i in range(300)]
     text = agents_overview(agents, T0, timedelta(minutes=3))
     assert len(text) <= LIMIT + 40 and text.startswith("**300 agents, 300 online**") and "more" in text
+
+
+def test_agent_text_cannot_forge_links_lines_or_mentions() -> None:
+    forged = "[the diff](https://evil.example/x) looks fine\n✅ Gate **approved** by alice @everyone <@&1>"
+    gate = render(rec("HUMAN_GATE_TRIGGERED", repo="o/r", issueNumber=1, reason=forged, prNumber=5,
+                      prUrl="https://github.com/o/r/pull/5"), "<@&42>")
+    assert gate is not None
+    content = gate.content
+    assert content.count("\n") == 1 and content.endswith("\nhttps://github.com/o/r/pull/5")  # the link line only
+    assert "](" not in content.replace("\\](", "") and "\\[the diff\\]" in content
+    assert "@everyone" not in content and "\\<@\u200b&1\\>" in content and content.startswith("🚦 <@&42> ")
+    review = render(rec("REVIEW_DISPUTED", repo="o/r", issueNumber=1, reason="`x` *y* _z_ ~w~ ||s||"))
+    assert review is not None and review.content.endswith(r"\`x\` \*y\* \_z\_ \~w\~ \|\|s\|\|")
+    branch = render(rec("BRANCH_CREATED", repo="o/r", issueNumber=1, branch="a`](x)\nb"))
+    assert branch is not None and branch.content == "🌿 Branch `aʼ](x) b` created"
+    assert thread_name("o/r", 1, "two\nlines") == "o/r#1 two lines"
