@@ -80,6 +80,7 @@ async def test_reminder_rebuilt_after_restart_and_posted_with_the_role(
     async with running_rig(fake, pg_server_dsn, clock, human_gate_reminder_minutes=0.1) as rig:
         await rig.post({"type": "ISSUE_APPROVED", **ISSUE, "title": "t"})
         await rig.post({"type": "HUMAN_GATE_TRIGGERED", **ISSUE, "prNumber": 5, "reason": "payment"})
+        await fake.wait_for(lambda: any(m.startswith("🚦") for m in thread_messages(fake, f"{REPO}#7")))
     clock.advance(seconds=4)
     async with running_rig(fake, pg_server_dsn, clock, human_gate_reminder_minutes=0.1) as rig:
         scheduler = rig.service.scheduler
