@@ -8,10 +8,12 @@ from collections.abc import Callable
 from ..harness.runner import Scenario
 from .append import AppendScenario
 from .discord_latency import DiscordLatencyScenario
+from .faults import FaultsScenario
 
 # In the order "all" (the default) runs them: discord_latency first, while the machine is idle (its
 # target is stated for an idle machine; append leaves large tables behind for autovacuum).
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "discord_latency": DiscordLatencyScenario,
     "append": AppendScenario,
+    "faults": FaultsScenario,
 }

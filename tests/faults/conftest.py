@@ -9,7 +9,7 @@ import pytest
 
 from tests.fake_discord import FakeDiscord
 
-from .cluster import Cluster
+from bench.harness.pg_cluster import Cluster
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.fake_discord import FakeDiscord
 from tests.integration.discord_harness import Rig, running_rig, thread_messages
 
 from ..conftest import FakeClock
-from .cluster import Cluster
+from bench.harness.pg_cluster import Cluster
 
 REPO = "acme/app"
 

