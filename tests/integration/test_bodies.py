@@ -126,7 +126,7 @@ async def test_a_slow_or_unfinished_body_is_408(served: TestClient, db: asyncpg.
 
 
 async def test_broken_chunked_encoding_is_400(served: TestClient) -> None:
-    for body in (b"zz\r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n"):
+    for body in (b"zz\r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n", b"5\r\nhello\r\n0\r\nX\r\n\r\n"):
         answer = await exchange(served, post(body, b"Transfer-Encoding: chunked"))
         assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0], answer[:100]
 
