@@ -171,6 +171,10 @@ class StoreUnavailable(StoreError):
     """The database could not be reached or the write could not be committed; nothing is stored."""
 
 
+class Unstorable(StoreError):
+    """The database refuses this event's data itself (a retry cannot help); nothing is stored."""
+
+
 class Rejected(StoreError):
     """A decision function refused the command (for example: the gate is already decided)."""
 

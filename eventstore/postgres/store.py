@@ -41,6 +41,7 @@ from ..store import (
     RecordedEvent,
     StoreError,
     StoreUnavailable,
+    Unstorable,
 )
 from ..store import (
     UnitOfWork as UnitOfWorkProtocol,
@@ -306,6 +307,10 @@ class PostgresEventStore(EventStore):
             _fail(live, StoreUnavailable(f"database unavailable: {exc}"))
         except Exception as exc:  # refused by the database, or a bug in a projection or rule
             if len(live) == 1:
+                if isinstance(exc, asyncpg.DataError):  # SQLSTATE class 22: this event's data, not the database
+                    log.info("append refused by the database; nothing stored: %s", exc)
+                    _fail(live, Unstorable(f"the database cannot store this event: {exc}"))
+                    return
                 log.error("append failed; nothing stored: %s", exc, exc_info=not isinstance(exc, asyncpg.PostgresError))
                 _fail(live, StoreUnavailable(f"the event could not be stored: {type(exc).__name__}"))
                 return

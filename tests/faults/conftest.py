@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.fake_discord import FakeDiscord
-
 from bench.harness.pg_cluster import Cluster
+from tests.fake_discord import FakeDiscord
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import time
 
 import aiohttp
 
+from bench.harness.pg_cluster import Cluster
 from tests.fake_discord import FakeDiscord
 from tests.integration.discord_harness import running_rig, thread_messages
 
 from ..conftest import FakeClock
-from bench.harness.pg_cluster import Cluster
 
 REPO = "acme/app"
 AGENT_TIMEOUT = 2.0

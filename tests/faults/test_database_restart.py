@@ -8,11 +8,11 @@ from typing import Any
 
 import aiohttp
 
+from bench.harness.pg_cluster import Cluster
 from tests.fake_discord import FakeDiscord
 from tests.integration.discord_harness import Rig, running_rig, thread_messages
 
 from ..conftest import FakeClock
-from bench.harness.pg_cluster import Cluster
 
 REPO = "acme/app"
 

@@ -76,3 +76,19 @@ async def test_a_full_write_queue_refuses_at_once_and_a_late_commit_is_refused(
     finally:
         await blocker.close()
         await store.close()
+
+
+async def test_data_the_database_refuses_is_unstorable_not_unavailable(db: asyncpg.Pool, clock: FakeClock) -> None:
+    from eventstore.store import Unstorable
+
+    store = PostgresEventStore(db, clock=clock, projector=RigProjector())
+    await store.start()
+    try:
+        good = _heartbeat(1)
+        # What submission refuses (a NUL, which jsonb cannot hold), handed to the store directly.
+        bad = PendingEvent(good.event, good.stream, data_json=b'{"AgentId": "dev-e-1", "Status": "\\u0000"}')
+        outcomes = await asyncio.gather(store.append(bad), store.append(_heartbeat(2)), return_exceptions=True)
+        assert isinstance(outcomes[0], Unstorable) and not isinstance(outcomes[1], BaseException)
+        assert await db.fetchval("SELECT count(*) FROM mt_events") == 1
+    finally:
+        await store.close()
