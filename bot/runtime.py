@@ -12,11 +12,11 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import asyncpg
 from aiohttp import web
 
 from commands import ALL_COGS
 from commands.services import BotServices
+from eventstore.postgres.connections import Pool, connector
 from eventstore.postgres.liveness import Liveness
 from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.stats import PostgresStats
@@ -29,7 +29,7 @@ from eventstore.postgres.subscriptions import (
 from eventstore.projections.projector import RigProjector
 
 from .clock import Clock, DatabaseClock, utc_now
-from .database import CONNECT_TIMEOUT, open_pool, resolve_dsn
+from .database import open_pool, resolve_dsn
 from .discord.client import ConductorBot, point_discord_py_at
 from .discord.notifier import NAME as NOTIFIER_NAME
 from .discord.notifier import DiscordNotifier
@@ -54,7 +54,7 @@ class Service:
     dsn: str | None = None
     port: int = 0
     store: PostgresEventStore | None = None
-    pool: asyncpg.Pool | None = None
+    pool: Pool | None = None
     scheduler: RigScheduler | None = None
     bot: ConductorBot | None = None
     notifier: DiscordNotifier | None = None
@@ -75,7 +75,7 @@ class Service:
         self.dsn = self.dsn or await resolve_dsn(settings)
         self.pool = await open_pool(stack, self.dsn)
         dsn = self.dsn
-        liveness = Liveness(lambda: asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT), wall=self.local_clock)
+        liveness = Liveness(connector(dsn), wall=self.local_clock)
         if self.clock is None:
             database_clock = DatabaseClock(self.local_clock)
             liveness.on_time(database_clock.observe)
@@ -131,8 +131,9 @@ class Service:
             log.warning("no DISCORD_TOKEN set: running API-only (no Discord bot)")
 
     async def _start_discord(self, read_models: PostgresReadModels) -> None:
-        settings, stack, components = self.settings, self._stack, self.components
+        settings, stack, components, clock = self.settings, self._stack, self.components, self.clock
         assert self.pool is not None and self.store is not None and settings.discord_channel_id is not None
+        assert clock is not None
         assert self.dsn is not None and settings.discord_token is not None
         point_discord_py_at(settings.discord_api_base_url, settings.discord_gateway_url)
         if settings.discord_guild_id is None:
@@ -141,7 +142,7 @@ class Service:
         links = PostgresThreadLinks(self.pool)
         services = BotServices(
             store=self.store, read_models=read_models, stats=PostgresStats(self.pool), links=links,
-            clock=self.clock, agent_online=timedelta(minutes=settings.agent_online_minutes),
+            clock=clock, agent_online=timedelta(minutes=settings.agent_online_minutes),
             guild_id=settings.discord_guild_id, gate_role_id=settings.discord_gate_role_id,
         )
         bot = ConductorBot(services, cogs=ALL_COGS, guild_ready_timeout=self.discord_ready_timeout,
@@ -155,7 +156,7 @@ class Service:
             mention_every=settings.human_gate_reminder_minutes * 60,
         )
         dsn = self.dsn
-        wakeups = EventWakeups(lambda: asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT))
+        wakeups = EventWakeups(connector(dsn))
         stop = asyncio.Event()
         token = settings.discord_token
 

@@ -36,7 +36,7 @@ class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         self.kind, self.pos, self.arg = kind, pos, arg
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any],
+    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
                              match: Any) -> PageButton:
         return cls(match["kind"], int(match["pos"]), match["arg"])
 

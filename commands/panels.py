@@ -37,7 +37,7 @@ class PanelButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         self.ref = ref
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any],
+    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
                              match: Any) -> PanelButton:
         return cls(match["action"], match["ref"])
 

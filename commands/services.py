@@ -32,5 +32,5 @@ class BotServices:
 
 
 def services_of(interaction: discord.Interaction[Any]) -> BotServices:
-    services: BotServices = interaction.client.services  # type: ignore[attr-defined]
+    services: BotServices = interaction.client.services
     return services

@@ -39,11 +39,16 @@ def camel_key(key: str) -> str:
     return key[:1].lower() + key[1:]
 
 
-def accepted_names(snake: str) -> AliasChoices:
+def spellings(snake: str) -> tuple[str, ...]:
     """The spellings a field is read under: camelCase (what a missing field is reported as),
     PascalCase, snake_case and UPPER_SNAKE_CASE (``issueNumber``, ``IssueNumber``, ``issue_number``,
     ``ISSUE_NUMBER``); the first one present in a body wins."""
-    return AliasChoices(*dict.fromkeys((camel_key(snake), pascal_key(snake), snake, snake.upper())))
+    return tuple(dict.fromkeys((camel_key(snake), pascal_key(snake), snake, snake.upper())))
+
+
+def accepted_names(snake: str) -> AliasChoices:
+    """``spellings`` as pydantic's validation alias."""
+    return AliasChoices(*spellings(snake))
 
 
 # Models that are stored (events, documents) serialise by alias, and this generator makes every

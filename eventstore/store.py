@@ -81,7 +81,8 @@ class PendingEvent:
     def data(self) -> dict[str, Any]:
         """The stored body (``Event.stored_data``), computed once; do not modify it. Read back from
         ``data_json``, which submission computes anyway and which costs less than a second dump."""
-        return orjson.loads(self.data_json)  # type: ignore[no-any-return]
+        loaded: dict[str, Any] = orjson.loads(self.data_json)
+        return loaded
 
     @_computed_once
     def data_json(self) -> bytes:
@@ -124,9 +125,10 @@ class RecordedEvent:
             raise TypeError("RecordedEvent needs data or data_json")
         _set_attr(self, "__dict__", fields)
 
-    @_computed_once
-    def data(self) -> dict[str, Any]:  # type: ignore[no-redef]
-        return orjson.loads(self.__dict__.pop("_data_json"))  # type: ignore[no-any-return]
+    @_computed_once  # type: ignore[no-redef]
+    def data(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = orjson.loads(self.__dict__.pop("_data_json"))
+        return loaded
 
     @property
     def wire_name(self) -> str:

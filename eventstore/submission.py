@@ -21,7 +21,7 @@ from pydantic_core import PydanticSerializationError
 from .authorization import ANONYMOUS, Caller, check_event, decider_for, is_decision
 from .events import KNOWN_TYPES, Event, UnknownEventType, event_class
 from .ids import is_derived, new_event_id
-from .naming import accepted_names
+from .naming import spellings
 from .store import PendingEvent
 from .streams import Unroutable, route
 
@@ -52,9 +52,9 @@ class InvalidSubmission(ValueError):
 
 
 # The envelope's fields in every spelling a body may use, in the order the models try them.
-_TYPE = tuple(accepted_names("type").choices)
-_EVENT_ID = tuple(accepted_names("event_id").choices)
-_EXPECTED = tuple(accepted_names("expected_version").choices)
+_TYPE = spellings("type")
+_EVENT_ID = spellings("event_id")
+_EXPECTED = spellings("expected_version")
 _ENVELOPE = frozenset(_TYPE + _EVENT_ID + _EXPECTED)
 _JUST_TYPE = frozenset({"type"})  # what nearly every body carries of the envelope
 _CONTAINERS = frozenset({dict, list})  # what orjson makes of JSON objects and arrays
@@ -119,9 +119,9 @@ def fingerprint(alias: str, data_json: bytes) -> bytes:
 
 def _with_fields(body: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     """``body`` with ``fields`` (snake_case names) set, every other spelling of them dropped."""
-    spellings = {name for field in fields for name in accepted_names(field).choices}
-    return {**{k: v for k, v in body.items() if k not in spellings},
-            **{accepted_names(field).choices[0]: value for field, value in fields.items()}}
+    replaced = {name for field in fields for name in spellings(field)}
+    return {**{k: v for k, v in body.items() if k not in replaced},
+            **{spellings(field)[0]: value for field, value in fields.items()}}
 
 
 def _pick(body: dict[str, Any], spellings: tuple[str, ...]) -> Any:

@@ -40,7 +40,7 @@ class ConductorBot(commands.Bot):
         # replaces the cogs of an earlier attempt instead of refusing them.
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for cog in self._cog_types:
-            await self.add_cog(cog(self), override=True)  # type: ignore[call-arg]
+            await self.add_cog(cog(self), override=True)
         guild = discord.Object(self.services.guild_id) if self.services.guild_id else None
         if guild is not None:
             # Sync to the configured guild only: instant, and no global rate-limited sync per start.

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Final
 
 import discord
 
@@ -16,7 +17,7 @@ from .rendering import Post
 
 log = logging.getLogger(__name__)
 
-AUTO_ARCHIVE_MINUTES = 10080  # a week: issue threads stay open while work goes on
+AUTO_ARCHIVE_MINUTES: Final = 10080  # a week: issue threads stay open while work goes on
 
 
 class DiscordPoster:

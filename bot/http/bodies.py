@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from .errors import ApiError
 
@@ -50,7 +50,7 @@ async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:
         raise ApiError(408, "request_timeout", f"the body did not arrive within {timeout:g} s", close=True) from None
 
 
-async def _read(content: web.StreamReader, limit: int, encoding: str) -> bytes:
+async def _read(content: StreamReader, limit: int, encoding: str) -> bytes:
     received = 0
     out = bytearray()
     inflater: zlib._Decompress | None = None

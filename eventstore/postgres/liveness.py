@@ -69,10 +69,9 @@ class Liveness:
     async def check(self) -> bool:
         """One ping; updates and returns the state."""
         try:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncio.wait_for(self._connect(), self._timeout)
+            conn = await self._connection()
             sent = self._wall()
-            database_now = await asyncio.wait_for(self._conn.fetchval("SELECT clock_timestamp()"), self._timeout)
+            database_now = await asyncio.wait_for(conn.fetchval("SELECT clock_timestamp()"), self._timeout)
             received = self._wall()
         except Exception as exc:  # noqa: BLE001 - any failure to answer is "down"
             self._drop()
@@ -86,6 +85,11 @@ class Liveness:
         self._up, self.reason = True, None
         self._down.clear()
         return True
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncio.wait_for(self._connect(), self._timeout)
+        return self._conn
 
     def _mark_down(self, reason: str) -> None:
         self.reason = reason

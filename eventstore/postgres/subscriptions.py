@@ -121,10 +121,6 @@ class EventWakeups:
     def _lost(self, *_: object) -> None:
         self._event.set()  # wake the reader, which finds the connection closed and opens another
 
-    @property
-    def holds_lease(self) -> bool:
-        return self._leased is not None and self._leased is self._conn and not self._leased.is_closed()
-
     async def _connection(self) -> asyncpg.Connection | None:
         if self._conn is not None and not self._conn.is_closed():
             return self._conn

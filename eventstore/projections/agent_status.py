@@ -52,7 +52,8 @@ def is_online(doc: AgentStatus, now: datetime, threshold: timedelta) -> bool:
 
 def degraded(doc: AgentStatus) -> list[str]:
     """Providers and integrations whose status is not a healthy one."""
-    return [f"{p.name}: {p.status}" for p in [*doc.providers, *doc.integrations] if p.status not in HEALTHY]
+    parts: list[ProviderHealth | IntegrationHealth] = [*doc.providers, *doc.integrations]
+    return [f"{p.name}: {p.status}" for p in parts if p.status not in HEALTHY]
 
 
 def affected_agents(rec: RecordedEvent, issue_before: IssueStatus | None) -> list[str]:

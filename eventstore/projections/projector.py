@@ -38,11 +38,11 @@ class RigProjector:
         """What a batch will touch: the issue documents of coordination events and the agents they
         name. Anything else (rare) is loaded on demand."""
         coordination = [p for p in pendings if not _analytics_only(p.event)]
-        named = {p.event.agent_id for p in coordination if isinstance(getattr(p.event, "agent_id", None), str)}
+        named = {a for p in coordination if isinstance(a := getattr(p.event, "agent_id", None), str)}
         agents = named | {agent_of(a) for a in named}  # a pod's events touch its agent's document
         return {
             IssueStatus: {p.stream.id for p in coordination if p.stream.kind is StreamKind.ISSUE},
-            AgentStatus: agents,  # type: ignore[dict-item]
+            AgentStatus: agents,
         }
 
     async def apply(self, rec: RecordedEvent, stream: StreamRef, docs: DocumentSet) -> list[PendingEvent]:
