@@ -20,7 +20,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from eventstore.conductor import (
     detect_silent_assignees,
     next_reminder_due,
-    open_gates,
     remind_open_gates,
 )
 from eventstore.read_models import ReadModels
@@ -104,7 +103,7 @@ class RigScheduler:
     async def sync_gates(self) -> None:
         """One date job per open gate, at its next reminder (replacing any earlier schedule)."""
         try:
-            gates = await open_gates(self._read_models.query)
+            gates = await self._read_models.open_gates()
         except StoreUnavailable as exc:
             self._skipped("gate sync", exc)
             return

@@ -16,7 +16,6 @@ from .ids import derived_event_id
 from .policies import stuck_for_silence
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
-from .queue import DocQuery, load_queue
 from .read_models import ReadModels
 from .store import (
     EventStore,
@@ -44,7 +43,10 @@ async def claim_next(store: EventStore, agent_id: str) -> tuple[IssueStatus | No
             held = await uow.get(IssueStatus, agent.assignment)
             if _still_held(held, agent_id):
                 return held, False
-        issue = _first_for(agent_id, await load_queue(uow.query))
+        # The head of the queue from the database, the issues this agent got stuck on left out there:
+        # the serialised part touches only what it hands out.
+        found = await uow.queue_head(1, excluding_stuck=agent_id)
+        issue = found[0] if found else None
         if issue is None:
             return None, False
         await uow.append(PendingEvent.of(ev.IssueAssigned(
@@ -64,16 +66,12 @@ async def peek_next(read_models: ReadModels, agent_id: str) -> IssueStatus | Non
         held = await read_models.issue(agent.assignment)
         if _still_held(held, agent_id):
             return held
-    return _first_for(agent_id, await read_models.queue())
+    found = await read_models.queue_head(1, excluding_stuck=agent_id)
+    return found[0] if found else None
 
 
 def _still_held(issue: IssueStatus | None, agent_id: str) -> bool:
     return issue is not None and same_agent(issue.assigned_agent, agent_id) and issue.state in ACTIVE
-
-
-def _first_for(agent_id: str, queue: list[IssueStatus]) -> IssueStatus | None:
-    """The head of the queue, skipping issues the agent was unassigned from for being stuck."""
-    return next((i for i in queue if not any(same_agent(stuck, agent_id) for stuck in i.stuck_agents)), None)
 
 
 async def detect_silent_assignees(store: EventStore, now: datetime, timeout: timedelta) -> int:
@@ -81,7 +79,7 @@ async def detect_silent_assignees(store: EventStore, now: datetime, timeout: tim
 
     async def decide(uow: UnitOfWork) -> int:
         appended = 0
-        for agent in await uow.query(AgentStatus, "data->>'Assignment' IS NOT NULL"):
+        for agent in await uow.assignees():
             issue = await uow.get(IssueStatus, agent.assignment or "")
             if issue is None:
                 continue
@@ -103,11 +101,6 @@ def next_reminder_due(issue: IssueStatus, interval: timedelta) -> datetime | Non
     return (gate.last_reminder_at or gate.since) + interval
 
 
-async def open_gates(query: DocQuery) -> list[IssueStatus]:
-    """Issues whose human gate is open, from any document source (a unit of work or read models)."""
-    return await query(IssueStatus, "(data->'Gate'->>'Open')::boolean IS TRUE")
-
-
 async def remind_open_gates(store: EventStore, now: datetime, interval: timedelta) -> list[RecordedEvent]:
     """Append HUMAN_GATE_REMINDER for every open gate that is due one at ``now``.
 
@@ -117,7 +110,7 @@ async def remind_open_gates(store: EventStore, now: datetime, interval: timedelt
     """
 
     async def decide(uow: UnitOfWork) -> None:
-        for issue in await open_gates(uow.query):
+        for issue in await uow.open_gates():
             due = next_reminder_due(issue, interval)
             gate = issue.gate
             if due is None or gate is None or gate.since is None or now < due:

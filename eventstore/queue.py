@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any, Protocol
 
 from .projections.issue_status import IssueState, IssueStatus
 
@@ -28,20 +27,5 @@ def queue_order(issue: IssueStatus) -> tuple[int, datetime, str, int]:
 
 
 def build_queue(candidates: Iterable[IssueStatus], done: set[tuple[str, int]]) -> list[IssueStatus]:
+    """The queue from the issues that may be in it and the (repo, number) of those done."""
     return sorted((i for i in candidates if offerable(i, done)), key=queue_order)
-
-
-class DocQuery(Protocol):
-    """Documents of ``model`` whose ``data`` match a SQL condition: ``UnitOfWork.query`` or
-    ``ReadModels.query``."""
-
-    async def __call__(self, model: type[IssueStatus], where: str = "TRUE", *args: Any) -> list[IssueStatus]: ...
-
-
-async def load_queue(query: DocQuery) -> list[IssueStatus]:
-    """The queue from any document source that answers SQL conditions on ``data``."""
-    queued = await query(IssueStatus, "data->>'State' = 'queued' AND data->>'AssignedAgent' IS NULL")
-    repos = sorted({i.repo for i in queued if i.depends_on})
-    done = await query(IssueStatus, "data->>'State' = 'done' AND data->>'Repo' = ANY($1::text[])",
-                       repos) if repos else []
-    return build_queue(queued, {(d.repo, d.issue_number) for d in done})

@@ -1,28 +1,48 @@
-"""The read side's interface: documents kept by the inline projections, plus the queue."""
+"""The read side's interface: the questions the rig asks of its documents, by name.
+
+The domain never writes SQL: each question is a method here, answered once by the PostgreSQL
+adapter (``eventstore.postgres.queries``, next to the index each one needs) and once in memory
+(``eventstore.memory``); one contract suite (``tests/contract``) holds both to the same answers.
+``DocumentQueries`` is what a serialised decision asks too (``UnitOfWork``).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
-
-from pydantic import BaseModel
+from typing import Protocol
 
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueStatus
 
-D = TypeVar("D", bound=BaseModel)
 
-
-class ReadModels(Protocol):
-    async def query(self, model: type[D], where: str = "TRUE", *args: Any) -> list[D]:
-        """Documents whose ``data`` match a SQL condition (parameters ``$1``...)."""
+class DocumentQueries(Protocol):
+    async def queue_head(self, limit: int, *, excluding_stuck: str | None = None) -> list[IssueStatus]:
+        """The first ``limit`` issues of the queue, in hand-out order (``queue.queue_order``): queued,
+        approved, unassigned, every issue they depend on (same repo) done. ``excluding_stuck``:
+        leave out the issues that agent was unassigned from for being stuck."""
         ...
 
-    async def agents(self) -> list[AgentStatus]: ...
+    async def open_gates(self) -> list[IssueStatus]:
+        """Issues whose human gate is open, by stream id."""
+        ...
+
+    async def assignees(self) -> list[AgentStatus]:
+        """Agents that hold an assignment, by id."""
+        ...
+
+
+class ReadModels(DocumentQueries, Protocol):
+    async def agents(self) -> list[AgentStatus]:
+        """Every agent document, by id."""
+        ...
 
     async def agent(self, agent_id: str) -> AgentStatus | None: ...
 
-    async def issues(self, state: str | None = None, repo: str | None = None) -> list[IssueStatus]: ...
+    async def issues(self, state: str | None = None, repo: str | None = None) -> list[IssueStatus]:
+        """Issues in ``state`` and ``repo`` (None: any), by repo, then number."""
+        ...
 
     async def issue(self, stream_id: str) -> IssueStatus | None: ...
 
-    async def queue(self) -> list[IssueStatus]: ...
+    async def queue(self) -> list[IssueStatus]:
+        """The whole queue, in hand-out order."""
+        ...

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from .events import Event, load_stored
 from .ids import new_event_id
+from .read_models import DocumentQueries
 from .streams import StreamRef, route
 
 T = TypeVar("T")
@@ -181,18 +182,17 @@ class Rejected(StoreError):
     """A decision function refused the command (for example: the gate is already decided)."""
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(DocumentQueries, Protocol):
     """What a decision function sees: consistent reads and appends, all in one transaction.
 
     Decisions run one at a time across every process sharing the database, so what they read
-    cannot change before their appends commit.
+    cannot change before their appends commit. Besides documents by id it answers the read
+    vocabulary's questions (``read_models.DocumentQueries``), never SQL.
     """
 
     now: datetime
 
     async def get(self, model: type[M], doc_id: str) -> M | None: ...
-
-    async def query(self, model: type[M], where: str = "TRUE", *args: Any) -> list[M]: ...
 
     async def stream_version(self, stream_id: str) -> int: ...
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from .queries import INDEXES
+
 # Arbitrary, fixed keys for pg_advisory_(xact_)lock; documented so operators can see them in pg_locks.
 MIGRATION_LOCK = 0x43_45_4D_49  # "CEMI"
 APPEND_LOCK = 0x43_45_41_50  # "CEAP": held by every writing transaction, serialises seq_id order
@@ -194,6 +196,7 @@ CREATE TABLE IF NOT EXISTS ce_event_fingerprints (
     digest bytea NOT NULL
 );
 """,
+    INDEXES,  # after the document tables
     APPEND_FUNCTION,
 )
 

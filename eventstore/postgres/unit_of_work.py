@@ -20,7 +20,10 @@ import orjson
 from pydantic import BaseModel
 
 from ..projections import Projector
+from ..projections.agent_status import AgentStatus
+from ..projections.issue_status import IssueStatus
 from ..store import PendingEvent, RecordedEvent
+from . import queries as q
 from .documents import doc_table, dotnet_type, dump_doc, event_dotnet_type, load_doc
 from .schema import APPEND_LOCK
 
@@ -140,19 +143,28 @@ class UnitOfWork:
             self.docs[key] = None if raw is None else load_doc(model, raw)
         return self.docs[key]  # type: ignore[return-value]
 
-    async def query(self, model: type[D], where: str = "TRUE", *args: Any) -> list[D]:
-        """Documents matching a SQL condition on ``data``; documents changed in this unit win."""
-        rows = await self._conn.fetch(
-            f"SELECT id, data::text AS data FROM {doc_table(model)} WHERE {where}", *args
-        )
+    # -- the read vocabulary (read_models.DocumentQueries), in this unit's transaction ------------
+    # What a query finds is remembered like any document read; a document this unit changed
+    # already is answered as changed.
+
+    async def queue_head(self, limit: int, *, excluding_stuck: str | None = None) -> list[IssueStatus]:
+        return self._overlay(IssueStatus, await q.issues_from(self._conn.fetch, q.QUEUE_HEAD, limit, excluding_stuck))
+
+    async def open_gates(self) -> list[IssueStatus]:
+        return self._overlay(IssueStatus, await q.issues_from(self._conn.fetch, q.OPEN_GATES))
+
+    async def assignees(self) -> list[AgentStatus]:
+        return self._overlay(AgentStatus, await q.agents_from(self._conn.fetch, q.ASSIGNEES))
+
+    def _overlay(self, model: type[D], found: list[D]) -> list[D]:
         result: list[D] = []
-        for r in rows:
-            key = (model, r["id"])
+        for doc in found:
+            key = (model, doc.id)  # type: ignore[attr-defined]
             if key not in self.docs:
-                self.docs[key] = load_doc(model, r["data"])
-            doc = self.docs[key]
-            if doc is not None:
-                result.append(doc)  # type: ignore[arg-type]
+                self.docs[key] = doc
+            current = self.docs[key]
+            if current is not None:
+                result.append(current)  # type: ignore[arg-type]
         return result
 
     # -- writes --------------------------------------------------------------------------------

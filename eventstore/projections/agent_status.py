@@ -8,14 +8,17 @@ the agent or its current issue (assignment, unassignment, completion, escalation
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import events as ev
 from ..agents import agent_of, same_agent
 from ..naming import STORED_NAMES
-from ..store import RecordedEvent
 from .issue_status import IssueStatus
+
+if TYPE_CHECKING:  # the store imports the read models, which import these
+    from ..store import RecordedEvent
 
 # The document keeps the capability snapshot as the last HEARTBEAT reported it, in the event's own
 # frozen models (same fields, stored the same way): sharing them costs nothing, where building a

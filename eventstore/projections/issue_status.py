@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import events as ev
 from ..agents import agent_of, same_agent
 from ..naming import STORED_NAMES
-from ..store import RecordedEvent
 from ..streams import parse_issue_stream_id
+
+if TYPE_CHECKING:  # the store imports the read models, which import these
+    from ..store import RecordedEvent
 
 
 class IssueState(str, Enum):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import events as ev
 from ..naming import STORED_NAMES
-from ..store import RecordedEvent
+
+if TYPE_CHECKING:  # the store imports the read models, which import these
+    from ..store import RecordedEvent
 
 
 class MilestoneStatus(BaseModel):

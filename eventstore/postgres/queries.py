@@ -1,0 +1,76 @@
+"""The read vocabulary's SQL (``eventstore.read_models.DocumentQueries``), next to its indexes.
+
+Shared by the read models (the pool) and the unit of work (a decision's own transaction). Each
+statement filters and orders in PostgreSQL, so a question costs the rows it answers with, not the
+size of the table: the queue's head comes with a LIMIT and the dependency check inside the query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from ..projections.agent_status import AgentStatus
+from ..projections.issue_status import IssueStatus
+from .documents import load_doc
+
+Fetch = Callable[..., Awaitable[list[asyncpg.Record]]]
+
+# Partial indexes for the questions below (created by the migration; idempotent).
+INDEXES = """
+CREATE INDEX IF NOT EXISTS ce_issuestatus_offerable ON mt_doc_issuestatus (id)
+    WHERE data->>'State' = 'queued' AND data->>'AssignedAgent' IS NULL;
+CREATE INDEX IF NOT EXISTS ce_issuestatus_open_gate ON mt_doc_issuestatus (id)
+    WHERE (data->'Gate'->>'Open')::boolean;
+CREATE INDEX IF NOT EXISTS ce_issuestatus_state ON mt_doc_issuestatus ((data->>'State'), (data->>'Repo'));
+CREATE INDEX IF NOT EXISTS ce_agentstatus_assigned ON mt_doc_agentstatus (id)
+    WHERE data->>'Assignment' IS NOT NULL;
+"""
+
+# The hand-out order of queue.queue_order: priority rank, oldest approval, repo (by code point, as
+# Python compares), number.
+_QUEUE_ORDER = """
+    CASE d.data->>'Priority' WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'low' THEN 3 ELSE 2 END,
+    coalesce((d.data->>'ApprovedAt')::timestamptz, 'epoch'),
+    d.data->>'Repo' COLLATE "C",
+    (d.data->>'IssueNumber')::int
+"""
+
+QUEUE_HEAD = f"""
+SELECT d.data::text AS data FROM mt_doc_issuestatus d
+WHERE d.data->>'State' = 'queued' AND d.data->>'AssignedAgent' IS NULL
+  AND coalesce((d.data->>'Approved')::boolean, false)
+  AND ($2::text IS NULL OR NOT coalesce(d.data->'StuckAgents', '[]'::jsonb) ? $2)
+  AND NOT EXISTS (
+      SELECT 1 FROM jsonb_array_elements_text(coalesce(d.data->'DependsOn', '[]'::jsonb)) AS dep(n)
+      WHERE NOT EXISTS (SELECT 1 FROM mt_doc_issuestatus x
+                        WHERE x.id = (d.data->>'Repo') || '#' || dep.n AND x.data->>'State' = 'done'))
+ORDER BY {_QUEUE_ORDER}
+LIMIT $1
+"""
+OPEN_GATES = """
+SELECT data::text AS data FROM mt_doc_issuestatus WHERE (data->'Gate'->>'Open')::boolean ORDER BY id
+"""
+ASSIGNEES = """
+SELECT data::text AS data FROM mt_doc_agentstatus WHERE data->>'Assignment' IS NOT NULL ORDER BY id
+"""
+ISSUES = """
+SELECT data::text AS data FROM mt_doc_issuestatus
+WHERE ($1::text IS NULL OR data->>'State' = $1) AND ($2::text IS NULL OR data->>'Repo' = $2)
+ORDER BY data->>'Repo' COLLATE "C", (data->>'IssueNumber')::int
+"""
+AGENTS = "SELECT data::text AS data FROM mt_doc_agentstatus ORDER BY id COLLATE \"C\""
+AGENT = "SELECT data::text AS data FROM mt_doc_agentstatus WHERE id = $1"
+ISSUE = "SELECT data::text AS data FROM mt_doc_issuestatus WHERE id = $1"
+
+QUEUE_ALL = 2**31 - 1  # LIMIT for "the whole queue"
+
+
+async def issues_from(fetch: Fetch, sql: str, *args: Any) -> list[IssueStatus]:
+    return [load_doc(IssueStatus, r["data"]) for r in await fetch(sql, *args)]
+
+
+async def agents_from(fetch: Fetch, sql: str, *args: Any) -> list[AgentStatus]:
+    return [load_doc(AgentStatus, r["data"]) for r in await fetch(sql, *args)]
