@@ -18,10 +18,21 @@ from .documents import load_doc
 
 Fetch = Callable[..., Awaitable[list[asyncpg.Record]]]
 
-# Partial indexes for the questions below (created by the migration; idempotent).
-INDEXES = """
-CREATE INDEX IF NOT EXISTS ce_issuestatus_offerable ON mt_doc_issuestatus (id)
-    WHERE data->>'State' = 'queued' AND data->>'AssignedAgent' IS NULL;
+# The hand-out order of queue.queue_order: priority rank, oldest approval (ApprovedAt is stored in
+# one fixed-width UTC form, so its text sorts as its time: projections.SortableTime), repo (by code
+# point, as Python compares), number. The same expressions as the index below, so the queue's head
+# is read from the index in order and the scan stops at the LIMIT.
+_QUEUE_KEYS = """
+    (CASE data->>'Priority' WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'low' THEN 3 ELSE 2 END),
+    (coalesce(data->>'ApprovedAt', '') COLLATE "C"),
+    ((data->>'Repo') COLLATE "C"),
+    ((data->>'IssueNumber')::int)
+"""
+_OFFERABLE = "data->>'State' = 'queued' AND data->>'AssignedAgent' IS NULL"
+
+# Indexes for the questions below (created by the migration; idempotent).
+INDEXES = f"""
+CREATE INDEX IF NOT EXISTS ce_issuestatus_queue ON mt_doc_issuestatus ({_QUEUE_KEYS}) WHERE {_OFFERABLE};
 CREATE INDEX IF NOT EXISTS ce_issuestatus_open_gate ON mt_doc_issuestatus (id)
     WHERE (data->'Gate'->>'Open')::boolean;
 CREATE INDEX IF NOT EXISTS ce_issuestatus_state ON mt_doc_issuestatus ((data->>'State'), (data->>'Repo'));
@@ -29,25 +40,16 @@ CREATE INDEX IF NOT EXISTS ce_agentstatus_assigned ON mt_doc_agentstatus (id)
     WHERE data->>'Assignment' IS NOT NULL;
 """
 
-# The hand-out order of queue.queue_order: priority rank, oldest approval, repo (by code point, as
-# Python compares), number.
-_QUEUE_ORDER = """
-    CASE d.data->>'Priority' WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'low' THEN 3 ELSE 2 END,
-    coalesce((d.data->>'ApprovedAt')::timestamptz, 'epoch'),
-    d.data->>'Repo' COLLATE "C",
-    (d.data->>'IssueNumber')::int
-"""
-
 QUEUE_HEAD = f"""
-SELECT d.data::text AS data FROM mt_doc_issuestatus d
-WHERE d.data->>'State' = 'queued' AND d.data->>'AssignedAgent' IS NULL
-  AND coalesce((d.data->>'Approved')::boolean, false)
-  AND ($2::text IS NULL OR NOT coalesce(d.data->'StuckAgents', '[]'::jsonb) ? $2)
+SELECT data::text AS data FROM mt_doc_issuestatus d
+WHERE {_OFFERABLE}
+  AND coalesce((data->>'Approved')::boolean, false)
+  AND ($2::text IS NULL OR NOT coalesce(data->'StuckAgents', '[]'::jsonb) ? $2)
   AND NOT EXISTS (
       SELECT 1 FROM jsonb_array_elements_text(coalesce(d.data->'DependsOn', '[]'::jsonb)) AS dep(n)
       WHERE NOT EXISTS (SELECT 1 FROM mt_doc_issuestatus x
                         WHERE x.id = (d.data->>'Repo') || '#' || dep.n AND x.data->>'State' = 'done'))
-ORDER BY {_QUEUE_ORDER}
+ORDER BY {_QUEUE_KEYS}
 LIMIT $1
 """
 OPEN_GATES = """

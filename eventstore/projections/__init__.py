@@ -8,9 +8,10 @@ current transaction) and may return follow-up events; it never does I/O itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -18,6 +19,15 @@ if TYPE_CHECKING:
     from ..streams import StreamRef
 
 D = TypeVar("D", bound=BaseModel)
+
+
+def _fixed_width_utc(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# A time stored as fixed-width UTC text (microseconds always written), so that its text sorts as
+# the time itself: the queue's index orders by it (eventstore.postgres.queries).
+SortableTime = Annotated[datetime, PlainSerializer(_fixed_width_utc, return_type=str, when_used="json")]
 
 
 class DocumentSet(Protocol):

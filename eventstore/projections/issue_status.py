@@ -23,6 +23,7 @@ from .. import events as ev
 from ..agents import agent_of, same_agent
 from ..naming import STORED_NAMES
 from ..streams import parse_issue_stream_id
+from . import SortableTime
 
 if TYPE_CHECKING:  # the store imports the read models, which import these
     from ..store import RecordedEvent
@@ -92,7 +93,7 @@ class IssueStatus(BaseModel):
     escalation: Escalation | None = None
     stuck_count: int = 0
     stuck_agents: list[str] = Field(default_factory=list)
-    approved_at: datetime | None = None
+    approved_at: SortableTime | None = None  # the queue orders by its stored text
     started_at: datetime | None = None
     done_at: datetime | None = None
     duration_minutes: float | None = None
