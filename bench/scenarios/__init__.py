@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..harness.runner import Scenario
 from .append import AppendScenario
+from .claims import ClaimsScenario
 from .discord_latency import DiscordLatencyScenario
 from .faults import FaultsScenario
 
@@ -16,4 +17,5 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "discord_latency": DiscordLatencyScenario,
     "append": AppendScenario,
     "faults": FaultsScenario,
+    "claims": ClaimsScenario,
 }
