@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .formatting import agent_detail, agents_overview
+from .formatting import LIST_LIMIT, agent_detail, agents_overview
 from .services import services_of
 
 
@@ -19,8 +19,8 @@ class AgentsCog(commands.Cog):
     @app_commands.command(name="agents", description="Overview of the rig's agents")
     async def agents(self, interaction: discord.Interaction[Any]) -> None:
         services = services_of(interaction)
-        agents = await services.read_models.agents()
-        await interaction.response.send_message(agents_overview(agents, services.clock(), services.agent_online))
+        agents = await services.read_models.agents(limit=LIST_LIMIT)
+        await interaction.response.send_message(agents_overview(agents.items, services.clock(), services.agent_online))
 
     @app_commands.command(name="agent", description="One agent in full")
     @app_commands.describe(id="The agent's id, e.g. dev-e-1")
@@ -34,6 +34,7 @@ class AgentsCog(commands.Cog):
 
     @agent.autocomplete("id")
     async def agent_ids(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        agents = await services_of(interaction).read_models.agents()
+        agents = await services_of(interaction).read_models.agents(limit=LIST_LIMIT)
         needle = current.lower()
-        return [app_commands.Choice(name=a.id[:100], value=a.id[:100]) for a in agents if needle in a.id.lower()][:25]
+        return [app_commands.Choice(name=a.id[:100], value=a.id[:100]) for a in agents.items
+                if needle in a.id.lower()][:25]

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 
 from eventstore.projections.agent_status import AgentStatus, degraded, is_online
 from eventstore.projections.issue_status import IssueStatus
+from eventstore.read_models import Listing
 from eventstore.stats import CostStat, MemoryStat, ToolStat
 from eventstore.store import RecordedEvent
 
 LIMIT = 1900  # under Discord's 2,000 characters, leaving room for a page footer
 PAGE_SIZE = 10
+LIST_LIMIT = 1000  # the most a one-message overview reads (it shows fewer, "… and N more")
 
 
 @dataclass(frozen=True)
@@ -110,14 +112,17 @@ def issue_detail(issue: IssueStatus, thread_id: int | None) -> str:
     return _cap(lines[1:], lines[0])
 
 
-def issues_page(issues: Sequence[IssueStatus], offset: int, title: str) -> Page:
-    chunk = issues[offset: offset + PAGE_SIZE]
-    if not issues:
+def issues_page(listing: Listing[IssueStatus], title: str) -> Page:
+    """One page of issues (a ``Listing`` of at most PAGE_SIZE, read a page at a time)."""
+    offset, chunk = listing.offset, listing.items
+    if not listing.total:
         return Page(f"**{title}**\nNothing here.")
-    header = f"**{title}** ({offset + 1}–{offset + len(chunk)} of {len(issues)})"
+    if not chunk:
+        return Page(f"**{title}**\nNo more: the list has {listing.total} now.", previous=0)
+    header = f"**{title}** ({offset + 1}–{offset + len(chunk)} of {listing.total})"
     return Page(_cap([issue_line(i) for i in chunk], header),
                 previous=max(offset - PAGE_SIZE, 0) if offset > 0 else None,
-                next=offset + PAGE_SIZE if offset + PAGE_SIZE < len(issues) else None)
+                next=offset + PAGE_SIZE if listing.has_next else None)
 
 
 def event_line(rec: RecordedEvent) -> str:

@@ -11,7 +11,7 @@ from discord.ext import commands
 from eventstore.projections.issue_status import IssueState
 from eventstore.streams import issue_stream_id
 
-from .formatting import Page, issue_detail, issues_page
+from .formatting import PAGE_SIZE, Page, issue_detail, issues_page
 from .paging import RENDERERS, page_view
 from .services import services_of
 
@@ -20,13 +20,13 @@ STATE_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in Issue
 
 async def _issues(interaction: discord.Interaction[Any], offset: int, arg: str) -> Page:
     state, _, repo = arg.partition("|")
-    issues = await services_of(interaction).read_models.issues(state or None, repo or None)
+    issues = await services_of(interaction).read_models.issues(state or None, repo or None, offset, PAGE_SIZE)
     title = "Issues" + (f" {state}" if state else "") + (f" in {repo}" if repo else "")
-    return issues_page(issues, offset, title)
+    return issues_page(issues, title)
 
 
 async def _queue(interaction: discord.Interaction[Any], offset: int, arg: str) -> Page:
-    return issues_page(await services_of(interaction).read_models.queue(), offset, "Queue")
+    return issues_page(await services_of(interaction).read_models.queue(offset, PAGE_SIZE), "Queue")
 
 
 RENDERERS.update(issues=_issues, queue=_queue)

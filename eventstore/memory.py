@@ -7,11 +7,15 @@ For fast tests of the use cases and rules, and the second implementation the con
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from .agents import same_agent
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
 from .queue import build_queue
+from .read_models import Listing
+
+T = TypeVar("T")
 
 
 class InMemoryReadModels:
@@ -38,19 +42,25 @@ class InMemoryReadModels:
     async def assignees(self) -> list[AgentStatus]:
         return [a for _, a in sorted(self._agents.items()) if a.assignment is not None]
 
-    async def agents(self) -> list[AgentStatus]:
-        return [a for _, a in sorted(self._agents.items())]
+    async def agents(self, offset: int = 0, limit: int | None = None) -> Listing[AgentStatus]:
+        return _page([a for _, a in sorted(self._agents.items())], offset, limit)
 
     async def agent(self, agent_id: str) -> AgentStatus | None:
         return self._agents.get(agent_id)
 
-    async def issues(self, state: str | None = None, repo: str | None = None) -> list[IssueStatus]:
+    async def issues(self, state: str | None = None, repo: str | None = None, offset: int = 0,
+                     limit: int | None = None) -> Listing[IssueStatus]:
         found = [i for i in self._issues.values()
                  if (state is None or i.state.value == state) and (repo is None or i.repo == repo)]
-        return sorted(found, key=lambda i: (i.repo, i.issue_number))
+        return _page(sorted(found, key=lambda i: (i.repo, i.issue_number)), offset, limit)
 
     async def issue(self, stream_id: str) -> IssueStatus | None:
         return self._issues.get(stream_id)
 
-    async def queue(self) -> list[IssueStatus]:
-        return await self.queue_head(len(self._issues))
+    async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
+        return _page(await self.queue_head(len(self._issues)), offset, limit)
+
+
+def _page(items: list[T], offset: int, limit: int | None) -> Listing[T]:
+    end = None if limit is None else offset + limit
+    return Listing(items[offset:end], len(items), offset)

@@ -8,10 +8,26 @@ adapter (``eventstore.postgres.queries``, next to the index each one needs) and 
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """One page of a list: its ``items`` from position ``offset``, of ``total`` in all."""
+
+    items: list[T]
+    total: int
+    offset: int = 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
 
 
 class DocumentQueries(Protocol):
@@ -31,18 +47,21 @@ class DocumentQueries(Protocol):
 
 
 class ReadModels(DocumentQueries, Protocol):
-    async def agents(self) -> list[AgentStatus]:
-        """Every agent document, by id."""
+    """Lists come a page at a time (``offset``, at most ``limit`` items; None: all of it)."""
+
+    async def agents(self, offset: int = 0, limit: int | None = None) -> Listing[AgentStatus]:
+        """Agent documents, by id (code point order)."""
         ...
 
     async def agent(self, agent_id: str) -> AgentStatus | None: ...
 
-    async def issues(self, state: str | None = None, repo: str | None = None) -> list[IssueStatus]:
-        """Issues in ``state`` and ``repo`` (None: any), by repo, then number."""
+    async def issues(self, state: str | None = None, repo: str | None = None, offset: int = 0,
+                     limit: int | None = None) -> Listing[IssueStatus]:
+        """Issues in ``state`` and ``repo`` (None: any), by repo (code point order), then number."""
         ...
 
     async def issue(self, stream_id: str) -> IssueStatus | None: ...
 
-    async def queue(self) -> list[IssueStatus]:
-        """The whole queue, in hand-out order."""
+    async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
+        """The queue in hand-out order."""
         ...

@@ -20,6 +20,7 @@ from .app_keys import DEPS, ApiDeps
 from .auth import CALLER, refusal
 from .bodies import read_body
 from .errors import ApiError, json_response
+from .paging import page_params, paged_response
 from .query import optional_param, path_param, required_param
 
 routes = web.RouteTableDef()
@@ -40,7 +41,9 @@ def agent_json(deps: ApiDeps, agent: AgentStatus) -> dict[str, Any]:
 @routes.get("/api/agents")
 async def list_agents(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    return json_response([agent_json(deps, a) for a in await deps.read_models.agents()])
+    page = page_params(request)
+    listing = await deps.read_models.agents(page.offset, page.limit)
+    return paged_response(request, page, listing, [agent_json(deps, a) for a in listing.items])
 
 
 @routes.get("/api/agents/{agent_id:.+}")
@@ -60,7 +63,9 @@ async def list_issues(request: web.Request) -> web.Response:
     if state is not None and state not in STATES:
         raise ApiError(400, "invalid_query", f"state must be one of {', '.join(STATES)}", states=STATES)
     repo = optional_param(request, "repo")
-    return json_response([render.document(i) for i in await deps.read_models.issues(state, repo)])
+    page = page_params(request)
+    listing = await deps.read_models.issues(state, repo, page.offset, page.limit)
+    return paged_response(request, page, listing, [render.document(i) for i in listing.items])
 
 
 @routes.get("/api/issues/{owner}/{name}/{number:\\d+}")
@@ -81,7 +86,9 @@ async def get_issue(request: web.Request) -> web.Response:
 @routes.get("/api/queue")
 async def queue(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    return json_response([render.document(i) for i in await deps.read_models.queue()])
+    page = page_params(request)
+    listing = await deps.read_models.queue(page.offset, page.limit)
+    return paged_response(request, page, listing, [render.document(i) for i in listing.items])
 
 
 @routes.get("/api/assignments/next")

@@ -8,13 +8,16 @@ size of the table: the queue's head comes with a LIMIT and the dependency check 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from ..projections.agent_status import AgentStatus
 from ..projections.issue_status import IssueStatus
+from ..read_models import Listing
 from .documents import load_doc
+
+D = TypeVar("D", AgentStatus, IssueStatus)
 
 Fetch = Callable[..., Awaitable[list[asyncpg.Record]]]
 
@@ -40,34 +43,52 @@ CREATE INDEX IF NOT EXISTS ce_agentstatus_assigned ON mt_doc_agentstatus (id)
     WHERE data->>'Assignment' IS NOT NULL;
 """
 
-QUEUE_HEAD = f"""
-SELECT data::text AS data FROM mt_doc_issuestatus d
-WHERE {_OFFERABLE}
-  AND coalesce((data->>'Approved')::boolean, false)
-  AND ($2::text IS NULL OR NOT coalesce(data->'StuckAgents', '[]'::jsonb) ? $2)
+def _offerable_where(stuck: str | None) -> str:
+    """Offerable issues; ``stuck``: the parameter naming an agent whose stuck issues are left out."""
+    leave_out = f"AND ({stuck}::text IS NULL OR NOT coalesce(data->'StuckAgents', '[]'::jsonb) ? {stuck})" if stuck else ""
+    return f"""{_OFFERABLE}
+  AND coalesce((data->>'Approved')::boolean, false) {leave_out}
   AND NOT EXISTS (
       SELECT 1 FROM jsonb_array_elements_text(coalesce(d.data->'DependsOn', '[]'::jsonb)) AS dep(n)
       WHERE NOT EXISTS (SELECT 1 FROM mt_doc_issuestatus x
-                        WHERE x.id = (d.data->>'Repo') || '#' || dep.n AND x.data->>'State' = 'done'))
-ORDER BY {_QUEUE_KEYS}
-LIMIT $1
+                        WHERE x.id = (d.data->>'Repo') || '#' || dep.n AND x.data->>'State' = 'done'))"""
+
+
+QUEUE_HEAD = f"""
+SELECT data::text AS data FROM mt_doc_issuestatus d WHERE {_offerable_where("$2")}
+ORDER BY {_QUEUE_KEYS} LIMIT $1
 """
+QUEUE = f"""
+SELECT data::text AS data, count(*) OVER () AS total FROM mt_doc_issuestatus d WHERE {_offerable_where(None)}
+ORDER BY {_QUEUE_KEYS} OFFSET $1 LIMIT $2
+"""
+QUEUE_COUNT = f"SELECT count(*) AS total FROM mt_doc_issuestatus d WHERE {_offerable_where(None)}"
 OPEN_GATES = """
 SELECT data::text AS data FROM mt_doc_issuestatus WHERE (data->'Gate'->>'Open')::boolean ORDER BY id
 """
 ASSIGNEES = """
 SELECT data::text AS data FROM mt_doc_agentstatus WHERE data->>'Assignment' IS NOT NULL ORDER BY id
 """
+# Pages: the rows from OFFSET $n, at most LIMIT $n+1 (NULL: all), each with the count of all.
 ISSUES = """
-SELECT data::text AS data FROM mt_doc_issuestatus
+SELECT data::text AS data, count(*) OVER () AS total FROM mt_doc_issuestatus
 WHERE ($1::text IS NULL OR data->>'State' = $1) AND ($2::text IS NULL OR data->>'Repo' = $2)
 ORDER BY data->>'Repo' COLLATE "C", (data->>'IssueNumber')::int
+OFFSET $3 LIMIT $4
 """
-AGENTS = "SELECT data::text AS data FROM mt_doc_agentstatus ORDER BY id COLLATE \"C\""
+ISSUES_COUNT = """
+SELECT count(*) AS total FROM mt_doc_issuestatus
+WHERE ($1::text IS NULL OR data->>'State' = $1) AND ($2::text IS NULL OR data->>'Repo' = $2)
+"""
+AGENTS = """
+SELECT data::text AS data, count(*) OVER () AS total FROM mt_doc_agentstatus
+ORDER BY id COLLATE "C" OFFSET $1 LIMIT $2
+"""
+AGENTS_COUNT = "SELECT count(*) AS total FROM mt_doc_agentstatus"
+
 AGENT = "SELECT data::text AS data FROM mt_doc_agentstatus WHERE id = $1"
 ISSUE = "SELECT data::text AS data FROM mt_doc_issuestatus WHERE id = $1"
 
-QUEUE_ALL = 2**31 - 1  # LIMIT for "the whole queue"
 
 
 async def issues_from(fetch: Fetch, sql: str, *args: Any) -> list[IssueStatus]:
@@ -76,3 +97,13 @@ async def issues_from(fetch: Fetch, sql: str, *args: Any) -> list[IssueStatus]:
 
 async def agents_from(fetch: Fetch, sql: str, *args: Any) -> list[AgentStatus]:
     return [load_doc(AgentStatus, r["data"]) for r in await fetch(sql, *args)]
+
+
+async def page_of(fetch: Fetch, model: type[D], sql: str, args: tuple[Any, ...], offset: int,
+                  count_sql: str, count_args: tuple[Any, ...]) -> Listing[D]:
+    """A page from ``sql`` (which yields ``data`` and ``total``); past the end, ``count_sql`` says how many."""
+    rows = await fetch(sql, *args)
+    if rows:
+        return Listing([load_doc(model, r["data"]) for r in rows], int(rows[0]["total"]), offset)
+    total = 0 if offset == 0 else int((await fetch(count_sql, *count_args))[0]["total"])
+    return Listing([], total, offset)

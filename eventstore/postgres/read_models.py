@@ -8,6 +8,7 @@ import asyncpg
 
 from ..projections.agent_status import AgentStatus
 from ..projections.issue_status import IssueStatus
+from ..read_models import Listing
 from ..store import StoreUnavailable
 from . import queries as q
 from .liveness import Liveness
@@ -36,19 +37,21 @@ class PostgresReadModels:
     async def assignees(self) -> list[AgentStatus]:
         return await q.agents_from(self._fetch, q.ASSIGNEES)
 
-    async def agents(self) -> list[AgentStatus]:
-        return await q.agents_from(self._fetch, q.AGENTS)
+    async def agents(self, offset: int = 0, limit: int | None = None) -> Listing[AgentStatus]:
+        return await q.page_of(self._fetch, AgentStatus, q.AGENTS, (offset, limit), offset, q.AGENTS_COUNT, ())
 
     async def agent(self, agent_id: str) -> AgentStatus | None:
         found = await q.agents_from(self._fetch, q.AGENT, agent_id)
         return found[0] if found else None
 
-    async def issues(self, state: str | None = None, repo: str | None = None) -> list[IssueStatus]:
-        return await q.issues_from(self._fetch, q.ISSUES, state, repo)
+    async def issues(self, state: str | None = None, repo: str | None = None, offset: int = 0,
+                     limit: int | None = None) -> Listing[IssueStatus]:
+        return await q.page_of(self._fetch, IssueStatus, q.ISSUES, (state, repo, offset, limit), offset,
+                               q.ISSUES_COUNT, (state, repo))
 
     async def issue(self, stream_id: str) -> IssueStatus | None:
         found = await q.issues_from(self._fetch, q.ISSUE, stream_id)
         return found[0] if found else None
 
-    async def queue(self) -> list[IssueStatus]:
-        return await self.queue_head(q.QUEUE_ALL)
+    async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
+        return await q.page_of(self._fetch, IssueStatus, q.QUEUE, (offset, limit), offset, q.QUEUE_COUNT, ())

@@ -15,7 +15,7 @@ from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.unit_of_work import upsert_documents
 from eventstore.projections.agent_status import AgentStatus
 from eventstore.projections.issue_status import Gate, IssueState, IssueStatus
-from eventstore.read_models import ReadModels
+from eventstore.read_models import Listing, ReadModels
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -61,8 +61,8 @@ async def reads(request: pytest.FixtureRequest, db: asyncpg.Pool) -> AsyncIterat
     yield PostgresReadModels(db)
 
 
-def ids(docs: list[Any]) -> list[str]:
-    return [d.id for d in docs]
+def ids(docs: list[Any] | Listing[Any]) -> list[str]:
+    return [d.id for d in (docs.items if isinstance(docs, Listing) else docs)]
 
 
 async def test_the_queue_in_hand_out_order(reads: ReadModels) -> None:
@@ -85,10 +85,27 @@ async def test_lists_and_lookups(reads: ReadModels) -> None:
     everything = ids(await reads.issues())
     assert everything[0] == "Acme/app#12" and everything[1:4] == ["acme/app#1", "acme/app#2", "acme/app#3"]
     assert everything[-1] == "other/x#1" and len(everything) == 15
-    assert (await reads.issues("queued", "acme/app"))[0].id == "acme/app#1"
+    assert (await reads.issues("queued", "acme/app")).items[0].id == "acme/app#1"
     found = await reads.issue("acme/app#14")
     assert found is not None and found.gate_open
     assert await reads.issue("acme/app#99") is None
     agent = await reads.agent("dev-e-1/abc12")
     assert agent is not None and agent.status == "working"
     assert await reads.agent("nobody") is None
+
+
+async def test_pages(reads: ReadModels) -> None:
+    everything = ids(await reads.issues())
+    first, second = await reads.issues(offset=0, limit=6), await reads.issues(offset=6, limit=6)
+    assert (first.total, second.total, first.offset, second.offset) == (15, 15, 0, 6)
+    assert ids(first) + ids(second) == everything[:12] and first.has_next and second.has_next
+    last = await reads.issues(offset=12, limit=6)
+    assert ids(last) == everything[12:] and not last.has_next
+    past = await reads.issues(offset=40, limit=6)
+    assert (ids(past), past.total, past.has_next) == ([], 15, False)
+    assert (await reads.issues("closed", limit=5)).total == 0
+    queue = await reads.queue(offset=1, limit=2)
+    assert ids(queue) == ["acme/app#2", "acme/app#4"] and queue.total == 6 and queue.has_next
+    assert (await reads.queue(offset=10, limit=2)).total == 6
+    agents = await reads.agents(offset=3, limit=2)
+    assert ids(agents) == ["review-e"] and agents.total == 4 and not agents.has_next

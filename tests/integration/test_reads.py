@@ -118,3 +118,27 @@ async def test_seed_sample_queries_run_verbatim(api: TestClient, db: asyncpg.Poo
     hits = [(r["agent_id"], r["total_hits"], r["used_count"], float(r["used_pct"]))
             for r in await db.fetch(SEED_MEMORY_QUALITY)]
     assert hits == [("dev-e-1", 3, 2, 66.7), ("review-e", 1, 0, 0.0)]
+
+
+async def test_list_routes_are_paged_with_a_link_header(api: TestClient) -> None:
+    for n in range(1, 8):
+        resp = await api.post("/api/events", json={"type": "ISSUE_APPROVED", "repo": "o/r", "issueNumber": n})
+        assert resp.status == 201
+    first = await api.get("/api/issues", params={"limit": 3})
+    assert first.status == 200 and [i["issueNumber"] for i in await first.json()] == [1, 2, 3]
+    assert first.headers["X-Total-Count"] == "7"
+    links = first.headers["Link"]
+    assert '<' in links and 'rel="next"' in links and 'rel="prev"' not in links and 'rel="last"' in links
+    next_url = links.split(">; rel=\"next\"")[0].lstrip("<")
+    assert "page=2" in next_url and "limit=3" in next_url
+    second = await api.get(next_url)
+    assert [i["issueNumber"] for i in await second.json()] == [4, 5, 6]
+    last = await api.get("/api/issues", params={"limit": 3, "page": 3})
+    assert [i["issueNumber"] for i in await last.json()] == [7] and 'rel="next"' not in last.headers["Link"]
+    assert len(await (await api.get("/api/queue", params={"limit": 2, "page": 2})).json()) == 2
+    assert (await api.get("/api/queue")).headers["X-Total-Count"] == "7"
+    for bad in ({"limit": 0}, {"limit": 1001}, {"page": 0}, {"limit": "x"}):
+        resp = await api.get("/api/issues", params=bad)
+        assert resp.status == 400 and (await resp.json())["error"] == "invalid_query", bad
+    default = await api.get("/api/agents")
+    assert default.status == 200 and default.headers["X-Total-Count"] == "0" and await default.json() == []
