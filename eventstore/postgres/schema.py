@@ -7,6 +7,8 @@ Concurrent start-ups are serialised with an advisory lock.
 
 from __future__ import annotations
 
+import hashlib
+
 import asyncpg
 
 from .queries import INDEXES
@@ -54,11 +56,6 @@ APPEND_FUNCTION = """
 -- documents increments) and, if it also relied on stream versions or stored ids, expected_max
 -- (the highest seq_id). If either moved, the batch is refused with SQLSTATE CE001 and the caller
 -- redoes it under the lock.
-DO $drop$ DECLARE f regprocedure; BEGIN
-    FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname = 'ce_append_batch' LOOP
-        EXECUTE 'DROP FUNCTION ' || f;   -- an older signature, from an earlier version
-    END LOOP;
-END $drop$;
 CREATE FUNCTION ce_append_batch(
     expected_max bigint, expected_docs bigint, lock_key bigint, ts timestamptz, events jsonb, docs jsonb,
     OUT seqs bigint[], OUT versions bigint[], OUT docs_before bigint, OUT docs_after bigint)
@@ -156,14 +153,6 @@ CREATE TABLE IF NOT EXISTS mt_event_progression (
     last_updated timestamp with time zone NULL DEFAULT (transaction_timestamp()),
     CONSTRAINT pk_mt_event_progression PRIMARY KEY (name)
 );
-CREATE OR REPLACE FUNCTION mt_mark_event_progression(name varchar, last_encountered bigint)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO mt_event_progression (name, last_seq_id, last_updated)
-  VALUES (name, last_encountered, transaction_timestamp())
-  ON CONFLICT ON CONSTRAINT pk_mt_event_progression
-  DO UPDATE SET last_seq_id = EXCLUDED.last_seq_id, last_updated = transaction_timestamp();
-END $$;
 -- Which Discord thread belongs to which issue stream (ours; not a Marten table).
 -- last_seq: the highest sequence of that stream already posted, so a replay after a crash skips it.
 CREATE TABLE IF NOT EXISTS ce_discord_threads (
@@ -179,9 +168,6 @@ CREATE TABLE IF NOT EXISTS ce_state (
     doc_version bigint NOT NULL
 );
 INSERT INTO ce_state (id, doc_version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
--- For events stored under a client-chosen id (eventId, Idempotency-Key): a digest of the event as
--- submitted, so that the same id with a different body is a conflict, not a silent duplicate.
--- Created after mt_events (below, in order) because its rows go with their event.
 -- Discord messages that carry a gate's buttons, so a decision can edit them later.
 CREATE TABLE IF NOT EXISTS ce_discord_messages (
     key        varchar                  NOT NULL PRIMARY KEY,
@@ -191,20 +177,71 @@ CREATE TABLE IF NOT EXISTS ce_discord_messages (
 """,
     *(_DOC_TABLE.format(table=t) for t in DOC_TABLES),
     """
+-- For events stored under a client-chosen id (eventId, Idempotency-Key): a digest of the event as
+-- submitted, so that the same id with a different body is a conflict, not a silent duplicate.
 CREATE TABLE IF NOT EXISTS ce_event_fingerprints (
     id     uuid  NOT NULL PRIMARY KEY REFERENCES mt_events (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
     digest bytea NOT NULL
 );
 """,
-    INDEXES,  # after the document tables
-    APPEND_FUNCTION,
 )
+
+# Marten's own function: created when missing, never replaced (Marten's has the same contract).
+MARK_PROGRESSION_FUNCTION = """
+CREATE FUNCTION mt_mark_event_progression(name varchar, last_encountered bigint)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO mt_event_progression (name, last_seq_id, last_updated)
+  VALUES (name, last_encountered, transaction_timestamp())
+  ON CONFLICT ON CONSTRAINT pk_mt_event_progression
+  DO UPDATE SET last_seq_id = EXCLUDED.last_seq_id, last_updated = transaction_timestamp();
+END $$;
+"""
+# Ours, identified by a digest of its definition in its comment: recreated only when that changed.
+APPEND_FUNCTION_VERSION = "conductor-e " + hashlib.sha256(APPEND_FUNCTION.encode()).hexdigest()[:16]
+
+
+# Everything the DDL makes, to tell at a glance whether there is anything to do.
+_RELATIONS = ("mt_streams", "mt_events_sequence", "mt_events", "pk_mt_events_stream_and_version",
+              "idx_mt_events_event_id", "mt_event_progression", "ce_discord_threads", "ce_state",
+              "ce_discord_messages", *DOC_TABLES, "ce_event_fingerprints")
+_COMPLETE = """
+SELECT NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS r(name) WHERE to_regclass(r.name) IS NULL)
+   AND EXISTS (SELECT 1 FROM ce_state WHERE id = 1)
+   AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mt_mark_event_progression')
+   AND ARRAY(SELECT obj_description(oid, 'pg_proc') FROM pg_proc WHERE proname = 'ce_append_batch') = ARRAY[$2]
+"""
 
 
 async def migrate(conn: asyncpg.Connection) -> None:
-    """Create whatever is missing. Safe to run from several processes at once."""
+    """Create whatever is missing. Safe to run from several processes at once, and beside a
+    running service: when nothing is missing (every start-up but the first of a version) it only
+    reads the catalog, so it never locks, drops or recreates what an append in flight is using."""
+    relations = [*_RELATIONS, *(name for name, _ in _index_statements())]
+    if await conn.fetchval("SELECT to_regclass('ce_state') IS NOT NULL") and \
+            await conn.fetchval(_COMPLETE, relations, APPEND_FUNCTION_VERSION):
+        return
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK, timeout=MIGRATION_TIMEOUT)
         for statement in DDL:
             # Not the pool's statement timeout: an index built on a large table may take minutes.
             await conn.execute(statement, timeout=MIGRATION_TIMEOUT)
+        for name, statement in _index_statements():
+            # CREATE INDEX IF NOT EXISTS would lock the table (blocking writes) before finding the index.
+            if await conn.fetchval("SELECT to_regclass($1) IS NULL", name):
+                await conn.execute(statement, timeout=MIGRATION_TIMEOUT)
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mt_mark_event_progression')"):
+            await conn.execute(MARK_PROGRESSION_FUNCTION)
+        current = await conn.fetch("SELECT oid::regprocedure::text AS f, obj_description(oid, 'pg_proc') AS note "
+                                   "FROM pg_proc WHERE proname = 'ce_append_batch'")
+        if [r["note"] for r in current] != [APPEND_FUNCTION_VERSION]:
+            for row in current:  # an earlier version, or another signature of it
+                await conn.execute(f"DROP FUNCTION {row['f']}")
+            await conn.execute(APPEND_FUNCTION)
+            await conn.execute(f"COMMENT ON FUNCTION ce_append_batch IS '{APPEND_FUNCTION_VERSION}'")
+
+
+def _index_statements() -> list[tuple[str, str]]:
+    """(index name, its CREATE INDEX statement) for each of ``queries.INDEXES``."""
+    statements = [s.strip() for s in INDEXES.split(";") if s.strip()]
+    return [(s.split("IF NOT EXISTS", 1)[1].split()[0], s) for s in statements]

@@ -126,3 +126,34 @@ async def test_a_cached_document_made_stale_by_another_process_is_never_used(fre
     finally:
         for p in pools:
             await p.close()
+
+
+async def test_start_up_migrations_beside_a_running_service_change_nothing(db: asyncpg.Pool, clock: FakeClock) -> None:
+    from eventstore.events import parse_event
+    from eventstore.postgres.schema import migrate
+    from eventstore.postgres.store import PostgresEventStore
+    from eventstore.projections.projector import RigProjector
+    from eventstore.store import PendingEvent
+
+    before = await db.fetchval("SELECT oid FROM pg_proc WHERE proname = 'ce_append_batch'")
+    store = PostgresEventStore(db, clock=clock, projector=RigProjector())
+    await store.start()
+    stop = asyncio.Event()
+
+    async def append_all_along() -> int:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            await store.append(PendingEvent.of(parse_event("ISSUE_APPROVED", {"repo": "o/r", "issueNumber": n})))
+        return n
+
+    try:
+        appender = asyncio.create_task(append_all_along())
+        for _ in range(5):  # other processes starting up
+            async with db.acquire() as conn:
+                await migrate(conn)
+        stop.set()
+        assert await appender > 0  # and none of the appends failed
+    finally:
+        await store.close()
+    assert await db.fetchval("SELECT oid FROM pg_proc WHERE proname = 'ce_append_batch'") == before
