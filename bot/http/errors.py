@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
 
-from eventstore.store import StoreUnavailable
+from eventstore.store import StoreUnavailable, Unstorable
 
 from ..logs import Throttle
 
@@ -79,6 +79,8 @@ def error_response(request: web.Request, exc: Exception) -> web.Response:
         if exc.close:
             answer.force_close()
         return answer
+    if isinstance(exc, Unstorable):  # the database refuses the request's data: no retry can help
+        return json_response(error_body("unstorable", str(exc)), 422)
     if isinstance(exc, StoreUnavailable):
         throttle = request.app.get(UNAVAILABLE_LINES)
         suffix = throttle.allow() if throttle is not None else ""

@@ -8,7 +8,7 @@ from aiohttp import web
 from eventstore.authorization import NotPermitted
 from eventstore.conductor import attribute_stuck
 from eventstore.events import AgentStuck
-from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavailable, Unstorable
+from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavailable
 from eventstore.submission import InvalidSubmission, parse_submission
 
 from . import render
@@ -54,8 +54,6 @@ async def submit_event(request: web.Request) -> web.Response:
                        expectedVersion=exc.expected, actualVersion=exc.actual) from None
     except IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
-    except Unstorable as exc:
-        raise ApiError(422, "unstorable", str(exc)) from None
     status = 200 if result.duplicate else 201
     return json_response(render.append_answer(result.recorded, result.duplicate), status)
 

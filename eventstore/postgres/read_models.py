@@ -9,10 +9,9 @@ import asyncpg
 from ..projections.agent_status import AgentStatus
 from ..projections.issue_status import IssueStatus
 from ..read_models import Listing
-from ..store import StoreUnavailable
 from . import queries as q
+from .errors import store_errors
 from .liveness import Liveness
-from .store import CONNECTION_ERRORS
 
 
 class PostgresReadModels:
@@ -21,12 +20,10 @@ class PostgresReadModels:
         self._liveness = liveness
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        try:
+        with store_errors():
             if self._liveness is not None:
                 return await self._liveness.guard(self._pool.fetch(sql, *args))
             return await self._pool.fetch(sql, *args)
-        except CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(f"database unavailable: {exc}") from exc
 
     async def queue_head(self, limit: int, *, excluding_stuck: str | None = None) -> list[IssueStatus]:
         return await q.issues_from(self._fetch, q.QUEUE_HEAD, limit, excluding_stuck)

@@ -7,8 +7,7 @@ from typing import Any
 import asyncpg
 
 from ..stats import CostStat, MemoryStat, ToolStat
-from ..store import StoreUnavailable
-from .store import CONNECTION_ERRORS
+from .errors import store_errors
 
 # The seed's "top 10 tools by usage per repo", with an optional repo filter.
 TOP_TOOLS = """
@@ -59,10 +58,8 @@ class PostgresStats:
         self._pool = pool
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        try:
+        with store_errors():
             return await self._pool.fetch(sql, *args)
-        except CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def top_tools(self, repo: str | None = None) -> list[ToolStat]:
         rows = await self._fetch(TOP_TOOLS, repo)

@@ -46,6 +46,7 @@ from ..store import (
 from ..store import (
     UnitOfWork as UnitOfWorkProtocol,
 )
+from .errors import CONNECTION_ERRORS, store_errors
 from .liveness import Liveness
 from .schema import APPEND_LOCK
 from .unit_of_work import StaleRead, UnitOfWork, record_from_row
@@ -63,14 +64,6 @@ APPEND_WAIT = 1.2
 # that cannot keep up pushes back on clients instead of growing the process's memory.
 MAX_QUEUED = 10_000
 
-CONNECTION_ERRORS = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-)
 
 
 @dataclass
@@ -204,12 +197,10 @@ class PostgresEventStore(EventStore):
         await self._fetch("SELECT 1")
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        try:
+        with store_errors():
             if self._liveness is not None:
                 return await self._liveness.guard(self._pool.fetch(sql, *args))
             return await self._pool.fetch(sql, *args)
-        except CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(f"database unavailable: {exc}") from exc
 
     # -- the writer -------------------------------------------------------------------------------
 
@@ -377,9 +368,11 @@ class PostgresEventStore(EventStore):
     def _remember(self, uow: UnitOfWork, recorded: list[RecordedEvent]) -> None:
         if not recorded:
             return
-        if uow.docs_before != self._cache_docs or len(self._cache) > CACHE_LIMIT:
+        if uow.docs_before != self._cache_docs:
             self._cache.clear()
         self._cache.update(uow.docs)
+        if len(self._cache) > CACHE_LIMIT:  # the bound holds after every batch, however many it read
+            self._cache = dict(uow.docs) if len(uow.docs) <= CACHE_LIMIT else {}
         self._cache_docs = uow.docs_after
 
     def _forget_cache(self) -> None:

@@ -9,10 +9,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from ..store import StoreUnavailable
 from ..subscriptions import Lag
+from .errors import store_errors
 from .schema import NOTIFIER_LOCK, NOTIFY_CHANNEL
-from .store import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -22,24 +21,18 @@ class PostgresCheckpoints:
         self._pool = pool
 
     async def load(self, name: str) -> int:
-        try:
+        with store_errors():
             value = await self._pool.fetchval(
                 "SELECT last_seq_id FROM mt_event_progression WHERE name = $1", f"{name}:All")
-        except CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return int(value or 0)
 
     async def save(self, name: str, seq: int) -> None:
-        try:
+        with store_errors():
             await self._pool.execute("SELECT mt_mark_event_progression($1, $2)", f"{name}:All", seq)
-        except CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def lag(self, name: str) -> Lag:
-        try:
+        with store_errors():
             row = await self._pool.fetchrow(_LAG, f"{name}:All")
-        except CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
         assert row is not None
         return Lag(int(row["events"]), float(row["seconds"] or 0.0))
 
@@ -62,10 +55,8 @@ class PostgresThreadLinks:
         self._pool = pool
 
     async def _run(self, method: str, sql: str, *args: object) -> object:
-        try:
+        with store_errors():
             return await getattr(self._pool, method)(sql, *args)
-        except CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def thread_for(self, stream_id: str) -> tuple[int, int] | None:
         row = await self._run("fetchrow", "SELECT thread_id, last_seq FROM ce_discord_threads WHERE stream_id = $1",

@@ -11,10 +11,14 @@ import asyncio
 import uuid
 
 import asyncpg
+import pytest
 
 from eventstore.events import parse_event
 from eventstore.postgres.store import PostgresEventStore, _AppendJob
+from eventstore.projections.projector import RigProjector
 from eventstore.store import AppendResult, ConcurrencyError, IdempotencyConflict, PendingEvent
+
+from ..conftest import FakeClock
 
 
 def _tool(issue: int, tool: str) -> PendingEvent:
@@ -84,3 +88,19 @@ async def test_a_batch_of_fresh_analytics_events_is_numbered_by_the_database(
     assert [r.recorded.version for r in results] == [1, 2, 3, 4, 5, 6, 1]  # type: ignore[union-attr]
     assert [r.recorded.stream_id for r in results][-1] == "o/r#8"  # type: ignore[union-attr]
     assert await db.fetchval("SELECT count(*) FROM mt_events") == 7
+
+
+async def test_the_document_cache_stays_within_its_bound(db: asyncpg.Pool, clock: FakeClock,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import eventstore.postgres.store as module
+
+    monkeypatch.setattr(module, "CACHE_LIMIT", 5)
+    store = PostgresEventStore(db, clock=clock, projector=RigProjector())
+    await store.start()
+    try:
+        for wave in range(3):  # batches that each touch more documents than the bound
+            await asyncio.gather(*(store.append(PendingEvent.of(parse_event(
+                "ISSUE_APPROVED", {"repo": "o/r", "issueNumber": 100 * wave + n}))) for n in range(1, 9)))
+            assert len(store._cache) <= 5  # noqa: SLF001
+    finally:
+        await store.close()
