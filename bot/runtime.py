@@ -117,7 +117,7 @@ class Service:
         _say_security_mode(settings)
 
         self.scheduler = RigScheduler(
-            self.store, read_models, self.clock,
+            self.store, self.clock,
             heartbeat_timeout=timedelta(minutes=settings.heartbeat_timeout_minutes),
             reminder_interval=timedelta(minutes=settings.human_gate_reminder_minutes),
             report=lambda state, detail: self.components.set("scheduler", state, detail),
