@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from discord.ext import commands
 
 from .agents import AgentsCog
@@ -12,8 +14,11 @@ from .gates import GatesCog
 from .issues import IssuesCog
 from .paging import PageButton
 from .panels import PanelButton
+from .services import BotServices
 from .stats import StatsCog
 from .streams import StreamsCog
 
-ALL_COGS: tuple[type[commands.Cog], ...] = (AgentsCog, IssuesCog, StreamsCog, GatesCog, StatsCog)
+# Each cog is made with the bot and the services it uses (its constructor's arguments).
+CogFactory = Callable[[commands.Bot, BotServices], commands.Cog]
+ALL_COGS: tuple[CogFactory, ...] = (AgentsCog, IssuesCog, StreamsCog, GatesCog, StatsCog)
 DYNAMIC_ITEMS = (PanelButton, PageButton)

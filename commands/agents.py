@@ -9,23 +9,24 @@ from discord import app_commands
 from discord.ext import commands
 
 from .formatting import LIST_LIMIT, agent_detail, agents_overview
-from .services import services_of
+from .services import BotServices
 
 
 class AgentsCog(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, services: BotServices) -> None:
         self.bot = bot
+        self.services = services
 
     @app_commands.command(name="agents", description="Overview of the rig's agents")
     async def agents(self, interaction: discord.Interaction[Any]) -> None:
-        services = services_of(interaction)
+        services = self.services
         agents = await services.read_models.agents(limit=LIST_LIMIT)
         await interaction.response.send_message(agents_overview(agents.items, services.clock(), services.agent_online))
 
     @app_commands.command(name="agent", description="One agent in full")
     @app_commands.describe(id="The agent's id, e.g. dev-e-1")
     async def agent(self, interaction: discord.Interaction[Any], id: str) -> None:  # noqa: A002 - the option's name
-        services = services_of(interaction)
+        services = self.services
         found = await services.read_models.agent(id.strip())
         if found is None:
             await interaction.response.send_message(f"No agent `{id}`.", ephemeral=True)
@@ -34,7 +35,7 @@ class AgentsCog(commands.Cog):
 
     @agent.autocomplete("id")
     async def agent_ids(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        agents = await services_of(interaction).read_models.agents(limit=LIST_LIMIT)
+        agents = await self.services.read_models.agents(limit=LIST_LIMIT)
         needle = current.lower()
         return [app_commands.Choice(name=a.id[:100], value=a.id[:100]) for a in agents.items
                 if needle in a.id.lower()][:25]

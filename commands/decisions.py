@@ -18,7 +18,7 @@ from eventstore.authorization import Decider
 from eventstore.conductor import decide_gate, resolve_escalation
 from eventstore.store import Rejected, StoreUnavailable
 
-from .services import services_of
+from .services import BotServices
 
 DONE_TEXT = {"approve": "✅ Approved", "reject": "⛔ Rejected", "requeue": "🔁 Back in the queue",
              "close": "🛑 Closed"}
@@ -39,9 +39,9 @@ def refusal(interaction: discord.Interaction[Any], guild_id: int | None, gate_ro
     return "Only members with the gate role (or Manage Server) can decide this."
 
 
-async def act(interaction: discord.Interaction[Any], action: str, stream_id: str, reason: str | None) -> None:
+async def act(interaction: discord.Interaction[Any], services: BotServices, action: str, stream_id: str,
+              reason: str | None) -> None:
     """Apply ``action`` (approve, reject, requeue, close) to the issue stream, if the user may."""
-    services = services_of(interaction)
     refused = refusal(interaction, services.guild_id, services.gate_role_id)
     if refused is not None:
         await interaction.response.send_message(refused, ephemeral=True)

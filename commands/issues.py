@@ -13,7 +13,7 @@ from eventstore.streams import issue_stream_id
 
 from .formatting import PAGE_SIZE, Page, issue_detail, issues_page
 from .paging import RENDERERS, page_view
-from .services import services_of
+from .services import BotServices, services_of
 
 STATE_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in IssueState]
 
@@ -33,13 +33,14 @@ RENDERERS.update(issues=_issues, queue=_queue)
 
 
 class IssuesCog(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, services: BotServices) -> None:
         self.bot = bot
+        self.services = services
 
     @app_commands.command(name="issue", description="One issue: state, assignee, PR, gate, escalation, thread")
     @app_commands.describe(repo="owner/name", number="The issue number")
     async def issue(self, interaction: discord.Interaction[Any], repo: str, number: app_commands.Range[int, 1]) -> None:
-        services = services_of(interaction)
+        services = self.services
         stream_id = issue_stream_id(repo.strip(), number)
         found = await services.read_models.issue(stream_id)
         if found is None:

@@ -42,10 +42,12 @@ class PanelButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         return cls(match["action"], match["ref"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        # discord.py makes buttons from their custom_id: they find the services on the client.
+        services = services_of(interaction)
         stream_id = self.ref
         if stream_id == "-" and interaction.message is not None:
-            stream_id = await services_of(interaction).links.stream_of_message(interaction.message.id) or ""
-        await act(interaction, self.action, stream_id, reason=None)
+            stream_id = await services.links.stream_of_message(interaction.message.id) or ""
+        await act(interaction, services, self.action, stream_id, reason=None)
 
 
 def panel_view(panel: str | None, stream_id: str, *, disabled: bool = False) -> discord.ui.View | None:

@@ -1,7 +1,8 @@
 """What slash commands and buttons may use: the store's interfaces, never its driver.
 
-The bot's composition root builds one ``BotServices`` and hangs it on the client as
-``client.services``, where every command and button finds it.
+The composition root builds one ``BotServices``: each cog receives it in its constructor, and the
+client carries it as ``client.services`` for the buttons and page renderers, which discord.py
+builds from a custom_id (``services_of``).
 """
 
 from __future__ import annotations

@@ -9,28 +9,29 @@ from discord import app_commands
 from discord.ext import commands
 
 from .formatting import cost_table, memory_table, tools_table
-from .services import services_of
+from .services import BotServices
 
 
 class StatsCog(commands.GroupCog, group_name="stats", group_description="Analytics from the event store"):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, services: BotServices) -> None:
         self.bot = bot
+        self.services = services
         super().__init__()
 
     @app_commands.command(name="tools", description="Top 10 tools by usage")
     @app_commands.describe(repo="Only this repo (owner/name)")
     async def tools(self, interaction: discord.Interaction[Any], repo: str | None = None) -> None:
         repo = (repo or "").strip() or None
-        stats = await services_of(interaction).stats.top_tools(repo)
+        stats = await self.services.stats.top_tools(repo)
         await interaction.response.send_message(tools_table(stats, repo), ephemeral=True)
 
     @app_commands.command(name="memory", description="Memory recall hit rate by agent")
     async def memory(self, interaction: discord.Interaction[Any]) -> None:
-        stats = await services_of(interaction).stats.memory_quality()
+        stats = await self.services.stats.memory_quality()
         await interaction.response.send_message(memory_table(stats), ephemeral=True)
 
     @app_commands.command(name="cost", description="LLM cost (TOKEN_USAGE) by agent and by issue")
     async def cost(self, interaction: discord.Interaction[Any]) -> None:
-        stats = services_of(interaction).stats
+        stats = self.services.stats
         text = cost_table(await stats.cost_by_agent(), await stats.cost_by_issue())
         await interaction.response.send_message(text, ephemeral=True)

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from .formatting import PAGE_SIZE, Page, stream_page
 from .paging import RENDERERS, page_view
-from .services import services_of
+from .services import BotServices, services_of
 
 
 async def _stream(interaction: discord.Interaction[Any], top: int, stream_id: str) -> Page:
@@ -25,8 +25,9 @@ RENDERERS["stream"] = _stream
 
 
 class StreamsCog(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, services: BotServices) -> None:
         self.bot = bot
+        self.services = services
 
     @app_commands.command(name="stream", description="The events of a stream, newest first")
     @app_commands.describe(id="A stream id: owner/repo#42 for an issue, or an agent id")

@@ -9,7 +9,7 @@ import discord
 import yarl
 from discord.ext import commands
 
-from commands import DYNAMIC_ITEMS
+from commands import DYNAMIC_ITEMS, CogFactory
 from commands.services import BotServices
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def point_discord_py_at(api_base: str, gateway_url: str) -> None:
 
 
 class ConductorBot(commands.Bot):
-    def __init__(self, services: BotServices, *, cogs: Sequence[type[commands.Cog]] = (),
+    def __init__(self, services: BotServices, *, cogs: Sequence[CogFactory] = (),
                  guild_ready_timeout: float = 2.0,
                  report: Callable[[str, str | None], None] = lambda state, detail: None) -> None:
         # Slash commands and buttons need no privileged intents: guilds for channels and threads.
@@ -40,7 +40,7 @@ class ConductorBot(commands.Bot):
         # replaces the cogs of an earlier attempt instead of refusing them.
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for cog in self._cog_types:
-            await self.add_cog(cog(self), override=True)
+            await self.add_cog(cog(self, self.services), override=True)
         guild = discord.Object(self.services.guild_id) if self.services.guild_id else None
         if guild is not None:
             # Sync to the configured guild only: instant, and no global rate-limited sync per start.
