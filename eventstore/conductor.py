@@ -6,7 +6,6 @@ what it appends commits, across every process sharing the database.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from . import events as ev
@@ -24,7 +23,6 @@ from .store import (
     Rejected,
     UnitOfWork,
 )
-from .streams import has_real_issue, parse_issue_stream_id, route
 
 ACTIVE = {IssueState.ASSIGNED, IssueState.IN_PROGRESS, IssueState.IN_REVIEW, IssueState.DEPLOYING}
 
@@ -172,18 +170,3 @@ async def resolve_escalation(store: EventStore, stream_id: str, *, requeue: bool
 
     rec, _ = await store.decide(decide)
     return rec
-
-
-async def attribute_stuck(read_models: ReadModels, pending: PendingEvent) -> PendingEvent:
-    """An AGENT_STUCK that names no issue concerns the issue the agent holds: put it there, so
-    the two-strikes rule counts it and its thread shows it. Otherwise it stays on the agent's stream."""
-    event = pending.event
-    if not isinstance(event, ev.AgentStuck) or pending.expected_version is not None \
-            or has_real_issue(event.repo, event.issue_number):
-        return pending
-    agent = await read_models.agent(agent_of(event.agent_id))
-    parsed = parse_issue_stream_id(agent.assignment) if agent is not None and agent.assignment else None
-    if parsed is None:
-        return pending
-    moved = event.model_copy(update={"repo": parsed[0], "issue_number": parsed[1]})
-    return replace(pending, event=moved, stream=route(moved))

@@ -174,6 +174,27 @@ class StoreUnavailable(StoreError):
     """The database could not be reached or the write could not be committed; nothing is stored."""
 
 
+def retry_answer(stored: RecordedEvent, pending: PendingEvent,
+                 stored_fingerprint: bytes | None = None) -> AppendResult | StoreError:
+    """The answer to ``pending`` whose id is stored already: the first answer again for a retry of
+    the same event, IdempotencyConflict for a different one under the same id. With fingerprints
+    on both sides they decide (a retried AGENT_STUCK may route elsewhere by now: still a retry);
+    events stored without one (server-made ids, older rows) compare by stream and type."""
+    if stored_fingerprint is not None and pending.fingerprint is not None:
+        if stored_fingerprint != pending.fingerprint:
+            return reused_id(pending)
+    elif stored.stream_id != pending.stream.id or stored.alias != pending.event.alias:
+        return IdempotencyConflict(
+            f"event id {pending.event_id} is already stored as {stored.alias} on stream {stored.stream_id!r}"
+        )
+    return AppendResult(stored, duplicate=True)
+
+
+def reused_id(pending: PendingEvent) -> IdempotencyConflict:
+    return IdempotencyConflict(f"event id {pending.event_id} is already stored for a different event: "
+                               "a retry must send the same body; a new event needs a new id")
+
+
 class Unstorable(StoreError):
     """The database refuses this event's data itself (a retry cannot help); nothing is stored."""
 
@@ -193,6 +214,10 @@ class UnitOfWork(DocumentQueries, Protocol):
     now: datetime
 
     async def get(self, model: type[M], doc_id: str) -> M | None: ...
+
+    async def stored_event(self, event_id: uuid.UUID) -> tuple[RecordedEvent, bytes | None] | None:
+        """The event stored under ``event_id`` and its fingerprint (None if it has none), or None."""
+        ...
 
     async def stream_version(self, stream_id: str) -> int: ...
 

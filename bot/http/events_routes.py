@@ -6,10 +6,9 @@ import orjson
 from aiohttp import web
 
 from eventstore.authorization import NotPermitted
-from eventstore.conductor import attribute_stuck
-from eventstore.events import AgentStuck
 from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavailable
-from eventstore.submission import InvalidSubmission, parse_submission
+from eventstore.submission import InvalidSubmission
+from eventstore.submit import submit_event
 
 from . import render
 from .app_keys import DEPS
@@ -26,7 +25,7 @@ _BAD_REQUEST = frozenset({"invalid_body", "missing_type", "unknown_event_type", 
 
 
 @routes.post("/api/events")
-async def submit_event(request: web.Request) -> web.Response:
+async def post_event(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     raw = await read_body(request, deps.max_body_bytes, deps.http_timeout)
     try:
@@ -38,17 +37,16 @@ async def submit_event(request: web.Request) -> web.Response:
             raise ApiError(400, "too_deeply_nested", "the body is nested too deeply") from None
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     try:
-        pending = parse_submission(body, request.headers.get("Idempotency-Key"), request[CALLER])
+        appended = submit_event(deps.store, body, idempotency_key=request.headers.get("Idempotency-Key"),
+                                caller=request[CALLER])
     except NotPermitted as exc:
         raise refusal(exc) from None
     except InvalidSubmission as exc:
         status = 400 if exc.code in _BAD_REQUEST else 422
         raise ApiError(status, exc.code, str(exc), problems=[p.as_json() for p in exc.problems],
                        **exc.extra) from None
-    if type(pending.event) is AgentStuck:  # the only type it may move (a final class); no coroutine for the rest
-        pending = await attribute_stuck(deps.read_models, pending)
     try:
-        result = await deps.store.append(pending)
+        result = await appended
     except ConcurrencyError as exc:
         raise ApiError(409, "version_conflict", str(exc), streamId=exc.stream_id,
                        expectedVersion=exc.expected, actualVersion=exc.actual) from None

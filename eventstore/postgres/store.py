@@ -36,12 +36,13 @@ from ..store import (
     AppendResult,
     ConcurrencyError,
     EventStore,
-    IdempotencyConflict,
     PendingEvent,
     RecordedEvent,
     StoreError,
     StoreUnavailable,
     Unstorable,
+    retry_answer,
+    reused_id,
 )
 from ..store import (
     UnitOfWork as UnitOfWorkProtocol,
@@ -355,7 +356,7 @@ class PostgresEventStore(EventStore):
                 if not job.future.done():
                     job.future.set_result(AppendResult(recorded[answer], duplicate=False))
             elif type(answer) is int:
-                _settle(job.future, _duplicate_of(recorded[-1 - answer], job.pending))
+                _settle(job.future, retry_answer(recorded[-1 - answer], job.pending))
             else:
                 _settle(job.future, answer)
 
@@ -399,13 +400,13 @@ class PostgresEventStore(EventStore):
             if p.may_exist:
                 stored = existing.get(p.event_id)
                 if stored is not None:
-                    answers.append(_duplicate_of(stored, p, uow.fingerprints.get(p.event_id)))
+                    answers.append(retry_answer(stored, p, uow.fingerprints.get(p.event_id)))
                     continue
                 earlier = first_with_id.get(p.event_id)
                 if earlier is not None:  # a retry inside the same batch: answered like the first
                     first = jobs_by_index[earlier].pending
                     same = first.fingerprint is None or p.fingerprint is None or first.fingerprint == p.fingerprint
-                    answers.append(-1 - earlier if same else _reused(p))
+                    answers.append(-1 - earlier if same else reused_id(p))
                     continue
             if p.expected_version is not None and (
                 actual := await uow.stream_version(p.stream.id)
@@ -444,27 +445,6 @@ class PostgresEventStore(EventStore):
             _settle(job.future, exc)
         else:
             _settle(job.future, (value, recorded))
-
-
-def _duplicate_of(stored: RecordedEvent, pending: PendingEvent,
-                  stored_fingerprint: bytes | None = None) -> AppendResult | StoreError:
-    """The answer to ``pending`` whose id is stored already: the first answer again for a retry of
-    the same event, IdempotencyConflict for a different one under the same id. With fingerprints
-    on both sides they decide (a retried AGENT_STUCK may route elsewhere by now: still a retry);
-    events stored without one (server-made ids, older rows) compare by stream and type."""
-    if stored_fingerprint is not None and pending.fingerprint is not None:
-        if stored_fingerprint != pending.fingerprint:
-            return _reused(pending)
-    elif stored.stream_id != pending.stream.id or stored.alias != pending.event.alias:
-        return IdempotencyConflict(
-            f"event id {pending.event_id} is already stored as {stored.alias} on stream {stored.stream_id!r}"
-        )
-    return AppendResult(stored, duplicate=True)
-
-
-def _reused(pending: PendingEvent) -> IdempotencyConflict:
-    return IdempotencyConflict(f"event id {pending.event_id} is already stored for a different event: "
-                               "a retry must send the same body; a new event needs a new id")
 
 
 def _expire(future: asyncio.Future[Any], after: float) -> None:

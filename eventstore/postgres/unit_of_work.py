@@ -112,6 +112,10 @@ class UnitOfWork:
                 self.fingerprints[rec.id] = bytes.fromhex(e["fingerprint"])
         return existing
 
+    async def stored_event(self, event_id: uuid.UUID) -> tuple[RecordedEvent, bytes | None] | None:
+        found = (await self.load([event_id], [], {})).get(event_id)
+        return None if found is None else (found, self.fingerprints.get(event_id))
+
     async def load_versions(self, stream_ids: Iterable[str]) -> None:
         missing = [s for s in set(stream_ids) if s not in self._versions]
         if not missing:

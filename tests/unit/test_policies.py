@@ -71,3 +71,20 @@ def test_no_heartbeat_rule() -> None:
     assert late.event_id == stuck_for_silence(agent, issue, T0 + timedelta(minutes=30), timeout).event_id  # type: ignore[union-attr]
     beat = agent_status.evolve(agent, "a", rec("HEARTBEAT", 10, agentId="a"))
     assert stuck_for_silence(beat, issue, T0 + timedelta(minutes=15), timeout) is None
+
+
+def test_an_agent_stuck_naming_no_issue_moves_to_the_issue_its_agent_holds() -> None:
+    from eventstore.events import parse_event
+    from eventstore.projections.agent_status import AgentStatus
+    from eventstore.store import PendingEvent
+    from eventstore.submit import attributed, needs_attribution
+
+    from_pod = PendingEvent.of(parse_event("AGENT_STUCK", {"agentId": "dev-e-1/abc12", "reason": "loop"}))
+    assert needs_attribution(from_pod)
+    moved = attributed(from_pod, AgentStatus(id="dev-e-1", assignment="acme/app#7"))
+    assert moved.stream.id == "acme/app#7" and moved.event.issue_number == 7  # type: ignore[attr-defined]
+    assert moved.event_id == from_pod.event_id
+    assert attributed(from_pod, AgentStatus(id="dev-e-1")) is from_pod  # holds nothing: the agent's stream
+    assert attributed(from_pod, None) is from_pod
+    named = PendingEvent.of(parse_event("AGENT_STUCK", {"agentId": "dev-e-1", "repo": "o/r", "issueNumber": 3}))
+    assert not needs_attribution(named)
