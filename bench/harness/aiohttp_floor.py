@@ -22,7 +22,10 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from bot.http.events_routes import read_body
+from bot.http.bodies import read_body
+
+MAX_BODY_BYTES = 256 * 1024  # the service's defaults
+HTTP_TIMEOUT = 15.0
 
 ANSWER = orjson.dumps({"streamId": "acme/app#417", "type": "TOOL_USED", "timestamp": "2026-11-29T03:00:00.000000Z",
                        "version": 1, "sequence": 1, "eventId": "0193a4f2-0000-7000-8000-000000000000",
@@ -45,7 +48,7 @@ def wrapped(handler: Handler) -> Handler:
 
 
 async def submit(request: web.Request) -> web.Response:
-    orjson.loads(await read_body(request))  # the service's own way of reading the body
+    orjson.loads(await read_body(request, MAX_BODY_BYTES, HTTP_TIMEOUT))  # the service's own way of reading the body
     return web.Response(body=ANSWER, status=201, content_type="application/json")
 
 
@@ -54,7 +57,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def serve(host: str, port: int) -> None:
-    app = web.Application()
+    # The service's own server settings (bot/http/app.py): bodies inflated by read_body, not by aiohttp.
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          handler_args={"auto_decompress": False, "keepalive_timeout": HTTP_TIMEOUT})
     app.router.add_post("/api/events", wrapped(submit))
     app.router.add_get("/health", wrapped(health))
     runner = web.AppRunner(app, access_log=None)

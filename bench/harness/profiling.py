@@ -41,7 +41,7 @@ _LIBRARIES = (
 KEY_FUNCTIONS = (
     ("aiohttp/web_protocol.py", "*", "aiohttp request handling (parse request, run handler, write answer)"),
     ("aiohttp/web_protocol.py", "RequestHandler.data_received", "  HTTP parsing (RequestHandler.data_received)"),
-    ("bot/http/events_routes.py", "submit_event", "  POST /api/events handler (whole, excl. the wait for commit)"),
+    ("bot/http/events_routes.py", "post_event", "  POST /api/events handler (whole, excl. the wait for commit)"),
     ("eventstore/submission.py", "parse_submission", "    parse_submission (body -> PendingEvent)"),
     ("pydantic/main.py", "BaseModel.model_validate", "      model_validate (pydantic validation), anywhere"),
     ("eventstore/submission.py", "_ensure_storable", "      _ensure_storable (stored body encoded; NUL/surrogate check)"),
