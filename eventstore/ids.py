@@ -24,12 +24,10 @@ _VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 _MILLIS = 2**48 - 1
 
 # uuid.UUID's __init__ checks which of its five spellings it was given, range-checks the int and
-# sets the version bits: ~7.4k CPU instructions per id on CPython 3.11, half of them needless for
-# an int already in range with its version and variant set. So the id is made as __init__ would
-# leave it, with both of the class's slots set (``int``, ``is_safe``); tests/unit/test_ids.py pins
-# that it equals, hashes and prints like ``uuid.UUID(int=...)``. 3.6k instructions less per id (a
-# one-off callgrind count of the construction alone); bench/tools/count_instructions.py fell by 3.4k
-# per appended event.
+# sets the version bits: half of its cost is needless for an int already in range with its version
+# and variant set (BENCHMARKS.md, "Instruction counts"). So the id is made as __init__ would leave
+# it, with both of the class's slots set (``int``, ``is_safe``); tests/unit/test_ids.py pins that it
+# equals, hashes and prints like ``uuid.UUID(int=...)``.
 _new_uuid = uuid.UUID.__new__
 _set_slot = object.__setattr__
 _UNKNOWN_SAFETY = uuid.SafeUUID.unknown

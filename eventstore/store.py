@@ -40,12 +40,11 @@ class _computed_once(Generic[T]):  # noqa: N801 - used like functools.cached_pro
         return value
 
 
-# A frozen dataclass's generated __init__ sets each field with its own object.__setattr__ call:
-# ~13k CPU instructions for eight fields on CPython 3.11, against ~2.5k for handing the instance
-# its whole __dict__ at once (counted once with callgrind). Several of the classes below are made
-# per appended event: bench/tools/count_instructions.py fell by 24k per event with the change. So the hot ones write their __init__ that way; they stay frozen
-# (assignment raises) and compare (and, where every field can, hash) by their fields;
-# tests/unit/test_store_types.py pins that every field is set.
+# A frozen dataclass's generated __init__ sets each field with its own object.__setattr__ call,
+# about five times the cost of handing the instance its whole __dict__ at once, and several of the
+# classes below are made per appended event (BENCHMARKS.md, "Instruction counts"). So the hot ones
+# write their __init__ that way; they stay frozen (assignment raises) and compare (and, where every
+# field can, hash) by their fields; tests/unit/test_store_types.py pins that every field is set.
 _set_attr = object.__setattr__
 
 
@@ -115,7 +114,7 @@ class RecordedEvent:
                  data_json: bytes | None = None) -> None:
         """``data`` is the stored body; an event just appended may give its JSON text instead
         (``data_json``), which is parsed only if ``data`` is ever read: the append path never
-        reads it, and parsing it cost ~9k CPU instructions per event (a one-off callgrind count)."""
+        reads it (BENCHMARKS.md, "Instruction counts")."""
         fields = {"seq": seq, "id": id, "stream_id": stream_id, "version": version,
                   "alias": alias, "timestamp": timestamp, "event": event}
         if data is not None:

@@ -54,11 +54,9 @@ def json_errors(handler: Handler, before: Callable[[web.Request], None] | None =
     """``handler`` with every failure answered as JSON (see ``error_response``); ``before`` (the
     credential check) runs first, its refusal answered the same way.
 
-    A wrapper per route rather than an aiohttp middleware: aiohttp's middleware chain cost ~15k CPU
-    instructions per request (counted once with callgrind on the floor app of bench/harness, with
-    and without a pass-through middleware), this one call a fraction of that; the service's count
-    per event fell by 15k with the change (bench/tools/count_instructions.py). Requests no route
-    takes are answered by ``no_route``."""
+    A wrapper per route rather than an aiohttp middleware: aiohttp's middleware chain costs several
+    times this one call per request (BENCHMARKS.md, "Instruction counts"). Requests no route takes
+    are answered by ``no_route``."""
 
     @functools.wraps(handler)
     async def answer_errors_as_json(request: web.Request) -> web.StreamResponse:

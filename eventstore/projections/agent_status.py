@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # the store imports the read models, which import these
 
 # The document keeps the capability snapshot as the last HEARTBEAT reported it, in the event's own
 # frozen models (same fields, stored the same way): sharing them costs nothing, where building a
-# copy of each provider and integration cost ~21k CPU instructions apiece (a one-off callgrind
-# count), four per heartbeat; bench/tools/count_instructions.py fell by 9.2k per event on the mix.
+# copy of each provider and integration was a measurable share of a heartbeat's cost
+# (BENCHMARKS.md, "Instruction counts").
 ProviderHealth = ev.Provider
 IntegrationHealth = ev.Integration
 
