@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from .events import Event, load_stored
+from .events import BY_ALIAS, Event, load_stored
 from .ids import new_event_id
 from .read_models import DocumentQueries
 from .streams import StreamRef, route
@@ -130,18 +130,28 @@ class RecordedEvent:
         loaded: dict[str, Any] = orjson.loads(self.__dict__.pop("_data_json"))
         return loaded
 
+    @_computed_once  # type: ignore[no-redef]
+    def event(self) -> Event | None:
+        """A stored row's event, validated from ``data`` when first read (``from_row``)."""
+        try:
+            return load_stored(self.alias, self.data)
+        except ValueError:  # a row another writer stored with fields we cannot read
+            return None
+
     @property
     def wire_name(self) -> str:
-        return self.event.wire_name if self.event is not None else self.alias.upper()
+        known = BY_ALIAS.get(self.alias)
+        return known.wire_name if known is not None else self.alias.upper()
 
     @classmethod
-    def from_row(cls, seq: int, id: uuid.UUID, stream_id: str, version: int, alias: str,
+    def from_row(cls, seq: int, id: uuid.UUID, stream_id: str, version: int, alias: str,  # noqa: A002
                  timestamp: datetime, data: dict[str, Any]) -> RecordedEvent:
-        try:
-            event = load_stored(alias, data)
-        except ValueError:  # a row another writer stored with fields we cannot read
-            event = None
-        return cls(seq, id, stream_id, version, alias, timestamp, data, event)
+        """A stored row. Its event is validated only if someone reads ``event``: feed and stream
+        pages, which render ``data`` as stored, never pay for the event models."""
+        rec = cls.__new__(cls)
+        _set_attr(rec, "__dict__", {"seq": seq, "id": id, "stream_id": stream_id, "version": version,
+                                    "alias": alias, "timestamp": timestamp, "data": data})
+        return rec
 
 
 @dataclass(frozen=True, init=False)
