@@ -269,10 +269,11 @@ def _row(pending: PendingEvent) -> tuple[Any, ...]:
 
 
 async def upsert_documents(conn: asyncpg.Connection, model: type[BaseModel],
-                           docs: list[tuple[str, BaseModel]], now: datetime | None = None) -> None:
-    """Insert or replace documents of one type in one statement."""
+                           docs: list[tuple[str, BaseModel]], now: datetime | None = None, *,
+                           table: str | None = None) -> None:
+    """Insert or replace documents of one type in one statement (into ``table``, default the model's)."""
     await conn.execute(
-        _UPSERT_DOCS.format(table=doc_table(model)),
+        _UPSERT_DOCS.format(table=table or doc_table(model)),
         [d for d, _ in docs], [dump_doc(doc) for _, doc in docs], now, dotnet_type(model),
     )
 

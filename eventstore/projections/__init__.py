@@ -37,6 +37,10 @@ class DocumentSet(Protocol):
 
 
 class Projector(Protocol):
+    def inert_aliases(self) -> frozenset[str]:
+        """The stored aliases of the event types ``is_inert`` is true for (a rebuild skips them)."""
+        ...
+
     def is_inert(self, event: Event) -> bool:
         """True if ``event`` changes no document and triggers no rule (it needs no state)."""
         ...

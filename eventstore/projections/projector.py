@@ -34,6 +34,9 @@ class RigProjector:
     # No projection reads analytics events; the function itself, so asking costs one call.
     is_inert = staticmethod(_analytics_only)
 
+    def inert_aliases(self) -> frozenset[str]:
+        return frozenset(cls.alias for cls in _ANALYTICS_CLASSES)
+
     def documents_for(self, pendings: Sequence[PendingEvent]) -> Mapping[type[BaseModel], Iterable[str]]:
         """What a batch will touch: the issue documents of coordination events and the agents they
         name. Anything else (rare) is loaded on demand."""

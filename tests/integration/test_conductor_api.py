@@ -205,7 +205,8 @@ async def test_rebuild_projections_yields_the_same_documents(api: TestClient, db
     async with db.acquire() as conn:
         await conn.execute("UPDATE mt_doc_issuestatus SET data = '{}'::jsonb")  # damage them
         count = await rebuild_documents(conn, RigProjector(), DOCUMENT_TYPES)
-    assert count == await db.fetchval("SELECT count(*) FROM mt_events")
+    # Only the events that change documents are read: the TOKEN_USAGE is skipped.
+    assert count == await db.fetchval("SELECT count(*) FROM mt_events WHERE type <> 'token_usage'")
     assert await snapshot() == before
     assert len(before["mt_doc_issuestatus"]) == 3 and len(before["mt_doc_agentstatus"]) == 1
 
@@ -237,3 +238,48 @@ async def test_nul_in_a_url_or_an_agent_id_is_a_400_on_every_route(api: TestClie
         assert (resp.status, (await resp.json())["error"]) == (400, code), url
     resp = await api.post("/api/assignments/next", json={"agentId": "a\x00b"})
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_query"
+
+
+async def test_rebuild_beside_appends_keeps_every_document_and_index(db: asyncpg.Pool, clock: FakeClock) -> None:
+    import time
+
+    from eventstore.events import parse_event
+    from eventstore.postgres.schema import migrate
+    from eventstore.store import PendingEvent
+
+    store = PostgresEventStore(db, clock=clock, projector=RigProjector())
+    await store.start()
+    indexes = "SELECT indexname FROM pg_indexes WHERE tablename = 'mt_doc_issuestatus' ORDER BY 1"
+    names_before = [r["indexname"] for r in await db.fetch(indexes)]
+    stop, waits = asyncio.Event(), []
+
+    async def append_all_along() -> int:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            started = time.perf_counter()
+            await store.append(PendingEvent.of(parse_event("ISSUE_APPROVED", {"repo": REPO, "issueNumber": n})))
+            await store.append(PendingEvent.of(parse_event("TOOL_USED", {"agentId": "a", "toolName": "x"})))
+            waits.append(time.perf_counter() - started)
+        return n
+
+    try:
+        for n in range(1, 300):
+            await store.append(PendingEvent.of(parse_event("ISSUE_APPROVED", {"repo": "o/seed", "issueNumber": n})))
+        appender = asyncio.create_task(append_all_along())
+        await asyncio.sleep(0.05)
+        async with db.acquire() as conn:
+            await rebuild_documents(conn, RigProjector(), DOCUMENT_TYPES)
+        stop.set()
+        approved = await appender
+    finally:
+        await store.close()
+    assert approved > 0 and max(waits) < 1.0
+    assert await db.fetchval("SELECT count(*) FROM mt_doc_issuestatus") == 299 + approved
+    assert [r["indexname"] for r in await db.fetch(indexes)] == names_before
+    assert await db.fetchval("SELECT to_regclass('mt_doc_issuestatus__rebuild')") is None
+    async with db.acquire() as conn:  # nothing is missing for the next start-up
+        from eventstore.postgres import schema
+        assert await conn.fetchval(schema._COMPLETE, [*schema._RELATIONS, *(n for n, _ in schema._index_statements())],
+                                   schema.APPEND_FUNCTION_VERSION)
+        await migrate(conn)
