@@ -286,9 +286,20 @@ class IssueClosed(IssueEvent, HumanDecision, wire_name="ISSUE_CLOSED"):
 
 
 class ObservabilityEvent(Event):
+    """Analytics: never lost for a cosmetic defect. A null repo or issue number means "no issue"
+    (the event goes to the agent's stream), and NUL in free text is replaced (``submission``)."""
+
     agent_id: AgentId
     repo: str = Field(default="", max_length=200)
     issue_number: OptionalIssueNumber = 0
+
+    @field_validator("repo", "issue_number", mode="before")
+    @classmethod
+    def _null_is_no_issue(cls, value: Any, info: Any) -> Any:
+        # Agent runtimes send ``issueNumber: null`` when their issue-number setting is not a number.
+        if value is None:
+            return "" if info.field_name == "repo" else 0
+        return value
 
 
 class ToolUsed(ObservabilityEvent, wire_name="TOOL_USED"):

@@ -65,14 +65,18 @@ class PendingEvent:
     # moved or stamped anything), stored with it, so that a retry under the same id is told apart
     # from a different event under a reused id (IdempotencyConflict).
     fingerprint: bytes | None = None
+    # What submission changed in the body to keep it (for example NUL replaced), for the answer.
+    warnings: tuple[str, ...] = ()
 
     def __init__(self, event: Event, stream: StreamRef, event_id: uuid.UUID | None = None,
                  expected_version: int | None = None, may_exist: bool = False, *,
-                 data_json: bytes | None = None, fingerprint: bytes | None = None) -> None:
+                 data_json: bytes | None = None, fingerprint: bytes | None = None,
+                 warnings: tuple[str, ...] = ()) -> None:
         """``data_json``: ``event.stored_json()`` when the caller made it already (submission
         does, to check it); otherwise it is made when first asked for."""
         fields = {"event": event, "stream": stream, "event_id": new_event_id() if event_id is None else event_id,
-                  "expected_version": expected_version, "may_exist": may_exist, "fingerprint": fingerprint}
+                  "expected_version": expected_version, "may_exist": may_exist, "fingerprint": fingerprint,
+                  "warnings": warnings}
         if data_json is not None:
             fields["data_json"] = data_json  # shadows the class's compute-once ``data_json``
         _set_attr(self, "__dict__", fields)

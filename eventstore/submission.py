@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from .authorization import ANONYMOUS, Caller, check_event, decider_for, is_decision
-from .events import KNOWN_TYPES, Event, UnknownEventType, event_class
+from .events import KNOWN_TYPES, Event, ObservabilityEvent, UnknownEventType, event_class
 from .ids import is_derived, new_event_id
 from .naming import spellings
 from .store import PendingEvent
@@ -105,10 +105,26 @@ def parse_submission(body: Any, idempotency_key: str | None = None, caller: Call
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
+    event, warnings = _without_nul(event)
     data_json = _storable_json(event)
     chosen = raw_event_id is not None or bool(idempotency_key)
     return PendingEvent(event, stream, event_id, expected, chosen,  # may_exist: a chosen id
-                        data_json=data_json, fingerprint=fingerprint(cls.alias, data_json) if chosen else None)
+                        data_json=data_json, fingerprint=fingerprint(cls.alias, data_json) if chosen else None,
+                        warnings=warnings)
+
+
+def _without_nul(event: Event) -> tuple[Event, tuple[str, ...]]:
+    """An analytics event with NUL in its text has it replaced by U+FFFD (jsonb cannot store NUL,
+    and a tool's output or a memory query is worth keeping all the same), with a warning per
+    field; any other event is left to be refused (``_storable_json``). Analytics events are flat."""
+    if not isinstance(event, ObservabilityEvent):
+        return event, ()
+    changed = {name: value.replace("\x00", "\ufffd") for name, value in event.__dict__.items()
+               if isinstance(value, str) and "\x00" in value}
+    if not changed:
+        return event, ()
+    warnings = tuple(f"{spellings(name)[0]}: NUL replaced with U+FFFD" for name in changed)
+    return event.model_copy(update=changed), warnings
 
 
 def fingerprint(alias: str, data_json: bytes) -> bytes:

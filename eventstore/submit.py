@@ -23,14 +23,15 @@ from .submission import parse_submission
 
 
 def submit_event(store: EventStore, body: Any, *, idempotency_key: str | None = None,
-                 caller: Caller = ANONYMOUS) -> Awaitable[AppendResult]:
-    """Append the event ``body`` describes; raises InvalidSubmission or NotPermitted at once, and
-    the store's errors when awaited. Not a coroutine: the common case hands back the store's own
+                 caller: Caller = ANONYMOUS) -> tuple[Awaitable[AppendResult], tuple[str, ...]]:
+    """Append the event ``body`` describes: the append to await, and what submission changed to
+    keep the event (warnings for the answer). Raises InvalidSubmission or NotPermitted at once, the
+    store's errors when awaited. Not a coroutine: the common case hands back the store's own
     awaitable (``EventStore.append``)."""
     pending = parse_submission(body, idempotency_key, caller)
     if needs_attribution(pending):
-        return _append_attributed(store, pending)
-    return store.append(pending)
+        return _append_attributed(store, pending), pending.warnings
+    return store.append(pending), pending.warnings
 
 
 def needs_attribution(pending: PendingEvent) -> bool:

@@ -37,8 +37,8 @@ async def post_event(request: web.Request) -> web.Response:
             raise ApiError(400, "too_deeply_nested", "the body is nested too deeply") from None
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     try:
-        appended = submit_event(deps.store, body, idempotency_key=request.headers.get("Idempotency-Key"),
-                                caller=request[CALLER])
+        appended, warnings = submit_event(deps.store, body, idempotency_key=request.headers.get("Idempotency-Key"),
+                                          caller=request[CALLER])
     except NotPermitted as exc:
         raise refusal(exc) from None
     except InvalidSubmission as exc:
@@ -53,7 +53,7 @@ async def post_event(request: web.Request) -> web.Response:
     except IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
     status = 200 if result.duplicate else 201
-    return json_response(render.append_answer(result.recorded, result.duplicate), status)
+    return json_response(render.append_answer(result.recorded, result.duplicate, warnings), status)
 
 
 @routes.get("/api/events/stream")

@@ -30,8 +30,8 @@ def recorded_event(rec: RecordedEvent) -> dict[str, Any]:
     }
 
 
-def append_answer(rec: RecordedEvent, duplicate: bool) -> dict[str, Any]:
-    return {
+def append_answer(rec: RecordedEvent, duplicate: bool, warnings: tuple[str, ...] = ()) -> dict[str, Any]:
+    answer = {
         "streamId": rec.stream_id,
         "type": rec.wire_name,
         "timestamp": timestamp(rec.timestamp),
@@ -40,6 +40,9 @@ def append_answer(rec: RecordedEvent, duplicate: bool) -> dict[str, Any]:
         "eventId": rec.id,  # orjson writes the canonical text itself
         "duplicate": duplicate,
     }
+    if warnings:
+        answer["warnings"] = list(warnings)
+    return answer
 
 
 def document(doc: BaseModel) -> dict[str, Any]:
