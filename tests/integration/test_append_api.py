@@ -98,7 +98,8 @@ async def test_bad_inputs_get_clear_4xx_and_store_nothing(api: TestClient, db: a
         (b'{"type": "HEARTBEAT"}', 422, "invalid_fields"),
         (b'{"type": "HEARTBEAT", "agentId": "a#1"}', 422, "invalid_fields"),
         (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "x", "isMcp": "maybe"}', 422, "invalid_fields"),
-        (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "x\\u0000"}', 422, "invalid_text"),
+        # (NUL in analytics text is replaced instead: test_analytics_kept.py)
+        (b'{"type": "ISSUE_APPROVED", "repo": "o/r", "issueNumber": 1, "title": "x\\u0000"}', 422, "invalid_text"),
         # a lone surrogate escape cannot become UTF-8 text: refused by the strict parser
         (b'{"type": "TOOL_USED", "agentId": "a", "toolName": "\\ud800"}', 400, "malformed_json"),
         (b'{"type": "TOKEN_USAGE", "agentId": "a", "costUsd": "NaN"}', 422, "invalid_fields"),
