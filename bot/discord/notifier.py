@@ -58,6 +58,7 @@ class _Refused(Exception):
     def __init__(self, reason: str, *, thread: bool) -> None:
         super().__init__(reason)
         self.thread = thread  # the thread could not be opened (else: one message was refused)
+        self.recs: list[RecordedEvent] = []  # folded tool calls the refused message held
 
 
 @dataclass
@@ -68,7 +69,8 @@ class _Parked:
     reason: str
     since: float
     next_try: float
-    attempts: int = 1
+    attempts: int = 1  # tries so far, for the backoff
+    message_refusals: int = 0  # refusals of the message at the head (a thread refusal counts none)
 
 
 class Poster(Protocol):
@@ -216,16 +218,23 @@ class DiscordNotifier:
 
     # -- parked issues ----------------------------------------------------------------------------
 
-    def _park(self, stream_id: str, recs: list[RecordedEvent], refused: _Refused) -> None:
+    def _park(self, stream_id: str, recs: list[RecordedEvent], refused: _Refused, *, replace: bool = False) -> None:
+        """Hold ``recs`` of ``stream_id`` until its next try. ``replace``: they are what is left of
+        the parked events (a retry); otherwise they join any already parked, in sequence order."""
         now = self._monotonic()
         parked = self._parked.get(stream_id)
+        refusal = 0 if refused.thread else 1
         if parked is None:
-            self._parked[stream_id] = _Parked(recs, str(refused), now, now + self._retry_first)
+            self._parked[stream_id] = _Parked(recs, str(refused), now, now + self._retry_first,
+                                              message_refusals=refusal)
             log.warning("Discord refused %s for %s (%s); its delivery waits, retrying in %.0f s; other issues go on",
                         "the thread" if refused.thread else "a message", stream_id, refused, self._retry_first)
             return
-        parked.recs, parked.reason = recs, str(refused)
+        parked.recs = recs if replace else sorted({r.seq: r for r in [*parked.recs, *recs]}.values(),
+                                                  key=lambda r: r.seq)
+        parked.reason = str(refused)
         parked.attempts += 1
+        parked.message_refusals = parked.message_refusals + 1 if refusal else 0
         wait = min(self._retry_first * 2 ** (parked.attempts - 1), self._retry_cap)
         parked.next_try = now + wait
         log.warning("Discord refused %s for %s again (attempt %d: %s); retrying in %.0f s",
@@ -234,27 +243,33 @@ class DiscordNotifier:
     async def _retry_parked(self) -> None:
         now = self._monotonic()
         due = [stream for stream, p in self._parked.items() if p.next_try <= now]
-        await asyncio.gather(*(self._retry(stream) for stream in due))
+        # Every retry finishes (none is cancelled with a message half posted) before a failure is raised.
+        outcomes = await asyncio.gather(*(self._retry(stream) for stream in due), return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]
 
     async def _retry(self, stream_id: str) -> None:
-        parked = self._parked[stream_id]
+        parked = self._parked.get(stream_id)
+        if parked is None:
+            return
         recs = parked.recs
         while recs:
             try:
                 await self._handle(recs[0])
                 await self._flush_fold(stream_id)
             except _Refused as refused:
-                if refused.thread or parked.attempts + 1 < MAX_MESSAGE_ATTEMPTS:
-                    self._park(stream_id, recs, refused)
+                if refused.thread or parked.message_refusals + 1 < MAX_MESSAGE_ATTEMPTS:
+                    self._park(stream_id, recs, refused, replace=True)
                     return
                 log.error("Discord refused the message for event %s in %s %d times (%s); skipped, the store "
-                          "still has it", recs[0].seq, stream_id, parked.attempts + 1, refused)
+                          "still has it", recs[0].seq, stream_id, parked.message_refusals + 1, refused)
                 await self._links.posted(stream_id, recs[0].seq)
                 self._remember_posted(stream_id, recs[0].seq)
-                parked.attempts = 0
+            parked.message_refusals = 0  # delivered or skipped: the next message starts afresh
             recs = recs[1:]
-        del self._parked[stream_id]
-        log.info("delivery for %s goes on after %d refusal(s)", stream_id, parked.attempts)
+        self._parked.pop(stream_id, None)
+        log.info("delivery for %s goes on after %d tries", stream_id, parked.attempts)
 
     # -- per event --------------------------------------------------------------------------------
 
@@ -271,8 +286,8 @@ class DiscordNotifier:
                 return True
             try:
                 await self._handle(rec)
-            except _Refused as refused:
-                self._park(stream_id, recs[i:], refused)
+            except _Refused as refused:  # the tool calls it flushed first, if those were refused, then the rest
+                self._park(stream_id, [*refused.recs, *recs[i:]], refused)
                 return True
         return True
 
@@ -291,11 +306,14 @@ class DiscordNotifier:
         stream_id = rec.stream_id
         if parse_issue_stream_id(stream_id) is None:
             return  # agent and milestone streams have no thread
-        post = render(rec, self._mention_for(rec), await self._pr_url(event))
+        mention = self._mention_for(rec)
+        post = render(rec, mention, await self._pr_url(event))
         if post is None:
             return
         await self._flush_fold(stream_id)  # earlier tool calls first: stream order
         await self._deliver(stream_id, rec.seq, post, title_hint=getattr(event, "title", None))
+        if mention is not None and isinstance(event, (ev.HumanGateTriggered, ev.HumanGateReminder)):
+            self._last_mention[stream_id] = self._monotonic()  # once posted: a retried message still pings
         for panel, note in closed_panels(event):
             await self._close_panel(panel, stream_id, note)
 
@@ -303,13 +321,11 @@ class DiscordNotifier:
         """The role mention for ``rec``'s message, or None when its gate was mentioned too lately."""
         if self._role is None or not isinstance(rec.event, (ev.HumanGateTriggered, ev.HumanGateReminder)):
             return self._role
-        now = self._monotonic()
         last = self._last_mention.get(rec.stream_id)
         # A tenth of slack: a reminder due one interval after the gate opened must still ping when
         # the gate's own message happened to be delivered a little later than the reminder is.
-        if last is not None and now - last < 0.9 * self._mention_every:
+        if last is not None and self._monotonic() - last < 0.9 * self._mention_every:
             return None
-        self._last_mention[rec.stream_id] = now
         return self._role
 
     async def _announce(self, rec: RecordedEvent) -> None:
@@ -389,19 +405,28 @@ class DiscordNotifier:
         now = self._monotonic()
         due = [s for s, fold in self._folds.items() if now - fold.started >= self._fold_seconds]
         outcomes = await asyncio.gather(*(self._flush_fold(s) for s in due), return_exceptions=True)
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        for stream_id, outcome in zip(due, outcomes, strict=True):
+            if isinstance(outcome, _Refused):  # that issue alone waits
+                self._park(stream_id, outcome.recs, outcome)
+        failures = [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, _Refused)]
         if failures:
             raise failures[0]
 
     async def _flush_fold(self, stream_id: str) -> None:
-        fold = self._folds.get(stream_id)
+        """Post the tool calls folded for ``stream_id``. A refusal carries them (``_Refused.recs``),
+        so that they wait with the issue instead of being folded again."""
+        fold = self._folds.pop(stream_id, None)
         if fold is None:
             return
         thread = await self._thread(stream_id)
         fresh = [r for r in fold.recs if thread is None or r.seq > thread[1]]
-        if fresh:
+        if not fresh:
+            return
+        try:
             await self._deliver(stream_id, fresh[-1].seq, render_tools(fresh))
-        del self._folds[stream_id]
+        except _Refused as refused:
+            refused.recs = fresh
+            raise
 
 
 def closed_panels(event: ev.Event) -> list[tuple[str, str]]:

@@ -218,3 +218,24 @@ async def test_a_refused_thread_does_not_hold_other_issues(
         assert [f.status for f in fake.failures] == [400] * 4
         assert thread_messages(fake, f"{REPO}#7")[0].startswith("📋")
         assert len([t for t in fake.threads.values() if str(t["name"]).startswith(f"{REPO}#7")]) == 1
+
+
+async def test_a_refused_tool_call_message_holds_only_its_issue(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock, discord_tool_events=True, discord_retry_seconds=0.3) as rig:
+        await rig.post({"type": "ISSUE_APPROVED", **ISSUE, "title": "t"})
+        await rig.post({"type": "ISSUE_APPROVED", "repo": REPO, "issueNumber": 8, "title": "other"})
+        await fake.wait_for(lambda: len(thread_messages(fake, f"{REPO}#7")) == 1 and
+                            len(thread_messages(fake, f"{REPO}#8")) == 1, what="both threads")
+        [thread7] = [t["id"] for t in fake.threads.values() if str(t["name"]).startswith(f"{REPO}#7")]
+        fake.fail_next(2, status=400, match=rf"^POST /channels/{thread7}/messages$")  # AutoMod, say
+        await rig.post({"type": "TOOL_USED", **ISSUE, "agentId": "dev-e-1", "toolName": "Bash",
+                        "targetPreview": "rm -rf build"})
+        await fake.wait_for(lambda: len(fake.failures) >= 1, what="the refusal")
+        await rig.post({"type": "CI_PASSED", "repo": REPO, "issueNumber": 8})
+        await fake.wait_for(lambda: len(thread_messages(fake, f"{REPO}#8")) == 2, what="the other issue")
+        async with rig.http.get(f"{rig.url}/health") as resp:
+            assert (await resp.json())["components"]["delivery"]["state"] != "paused"
+        await fake.wait_for(lambda: any(m.startswith("🔧") for m in thread_messages(fake, f"{REPO}#7")),
+                            what="the tool calls, retried", timeout=10)
+        assert [f.status for f in fake.failures] == [400, 400]

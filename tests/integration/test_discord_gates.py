@@ -164,3 +164,15 @@ async def test_the_gate_role_is_mentioned_at_most_once_per_reminder_interval(
         pinged = [r.json for r in fake.requests_to("POST", "/messages")
                   if r.json and r.json["content"].startswith(("🚦", "⏰"))]
         assert [bool(p["allowed_mentions"]["roles"]) for p in pinged] == [True, False, False, True]
+
+
+async def test_a_gate_message_retried_after_a_refusal_still_mentions_the_role(
+        fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
+    async with running_rig(fake, pg_server_dsn, clock, discord_retry_seconds=0.2) as rig:
+        await rig.post({"type": "ISSUE_APPROVED", **ISSUE, "title": "Add auth"})
+        await fake.wait_for(lambda: fake.threads and fake.messages_in(thread_of(fake)["id"]))  # the first message in
+        fake.fail_next(1, status=403, match=rf"^POST /channels/{thread_of(fake)['id']}/messages$")
+        await rig.post({"type": "HUMAN_GATE_TRIGGERED", **ISSUE, "prNumber": 88, "reason": "touches auth"})
+        message = await fake.wait_for(lambda: next((m for m in fake.messages_in(thread_of(fake)["id"])
+                                                    if "Human gate" in m["content"]), None), timeout=10)
+        assert f"<@&{fake.role(GATE_ROLE).id}>" in message["content"]
