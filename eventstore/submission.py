@@ -101,11 +101,11 @@ def parse_submission(body: Any, idempotency_key: str | None = None, caller: Call
         summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
         raise InvalidSubmission("invalid_fields", f"invalid {wire_name.upper()}: {summary}", problems) from None
     check_event(caller, event)
+    event, warnings = _without_nul(event)  # before routing: the stream id comes from these fields
     try:
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
-    event, warnings = _without_nul(event)
     data_json = _storable_json(event)
     chosen = raw_event_id is not None or bool(idempotency_key)
     return PendingEvent(event, stream, event_id, expected, chosen,  # may_exist: a chosen id

@@ -27,7 +27,8 @@ routes = web.RouteTableDef()
 
 STATES = [s.value for s in IssueState]
 MAX_ISSUE_NUMBER = 2**31 - 1  # as the events' IssueNumber
-_AGENT_ID = re.compile(r"^[^\s#\x00]{1,200}$")  # NUL: PostgreSQL text cannot hold it
+# As the events' AgentId (no leading '/': a pod of no agent); NUL: PostgreSQL text cannot hold it.
+_AGENT_ID = re.compile(r"^[^\s#\x00/][^\s#\x00]{0,199}$")
 
 
 def agent_json(deps: ApiDeps, agent: AgentStatus) -> dict[str, Any]:
@@ -109,7 +110,8 @@ async def next_assignment(request: web.Request) -> web.Response:
     if not agent_id:
         agent_id = required_param(request, "agentId")
     if not _AGENT_ID.match(agent_id):
-        raise ApiError(400, "invalid_query", "agentId must be 1-200 characters without spaces, '#' or NUL")
+        raise ApiError(400, "invalid_query", "agentId must be 1-200 characters without spaces, '#' or NUL, "
+                       "not starting with '/'")
     if request.method == "HEAD":
         issue, claimed = await peek_next(deps.read_models, agent_id), False
     else:

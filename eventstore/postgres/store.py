@@ -125,7 +125,6 @@ class PostgresEventStore(EventStore):
         self._liveness = liveness
         self._append_wait = append_wait
         self._max_queued = max_queued
-        self._unanswered = 0  # jobs submitted and not answered yet (expired ones may still be queued)
         if liveness is not None:
             liveness.on_down(self._abort_write)
         self._clock = clock
@@ -212,19 +211,16 @@ class PostgresEventStore(EventStore):
         if self._liveness is not None and not self._liveness.up:
             job.future.set_exception(self._liveness.unavailable())
             return
-        if self._unanswered >= self._max_queued:
+        if len(self._jobs) >= self._max_queued:
+            # Jobs answered already (expired) count until the writer passes them: the bound is on
+            # what the queue holds, so memory stays bounded while the writer is stuck.
             job.future.set_exception(StoreUnavailable(f"the write queue is full ({self._max_queued} waiting)"))
             return
         self._jobs.append(job)
-        self._unanswered += 1
         self._wakeup.set()
         # Answered "unavailable" unless committed in time; cancelled with the answer (see APPEND_WAIT).
         expiry = asyncio.get_running_loop().call_later(self._append_wait, _expire, job.future, self._append_wait)
-        job.future.add_done_callback(lambda _: self._answered(expiry))
-
-    def _answered(self, expiry: asyncio.TimerHandle) -> None:
-        expiry.cancel()
-        self._unanswered -= 1
+        job.future.add_done_callback(lambda _: expiry.cancel())
 
     def _abort_write(self) -> None:
         """The database was found down: drop the writer's connection, so a statement stuck on a

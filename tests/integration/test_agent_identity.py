@@ -93,3 +93,7 @@ async def test_a_stuck_pod_excludes_its_agent_and_unassigns_it(api: TestClient) 
 async def test_an_agent_id_naming_a_pod_of_no_agent_is_refused(api: TestClient) -> None:
     resp = await api.post("/api/events", json={"type": "HEARTBEAT", "agentId": "/abc12"})
     assert resp.status == 422 and (await resp.json())["problems"][0]["field"] == "agentId"
+    await approve(api, 1)
+    for method in ("GET", "POST", "HEAD"):
+        claim_resp = await api.request(method, "/api/assignments/next", params={"agentId": "/abc12"})
+        assert claim_resp.status == 400, method

@@ -67,8 +67,10 @@ async def test_serve_in_tokens_mode_from_mounted_secret_files(pg_server_dsn: str
     lines: list[str] = []
     heartbeat = {"type": "HEARTBEAT", "agentId": "dev-e-1/abc12"}
     async with serving(env, lines) as url, aiohttp.ClientSession() as http:
-        async with http.get(f"{url}/health") as resp:
-            assert resp.status == 200
+        async with http.get(f"{url}/health") as resp:  # open to probes, without the parts' details
+            assert resp.status == 200 and await resp.json() == {"status": "ok", "database": "up"}
+        async with http.get(f"{url}/health", headers={"Authorization": f"Bearer {operator_token}"}) as resp:
+            assert "components" in await resp.json()
         async with http.post(f"{url}/api/events", json=heartbeat) as resp:
             assert resp.status == 401 and resp.headers["WWW-Authenticate"].startswith("Bearer")
         async with http.post(f"{url}/api/events", json=heartbeat,

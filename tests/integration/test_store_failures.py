@@ -52,7 +52,7 @@ async def test_a_full_write_queue_refuses_at_once_and_a_late_commit_is_refused(
         db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
     from eventstore.postgres.schema import APPEND_LOCK
 
-    store = PostgresEventStore(db, clock=clock, projector=RigProjector(), max_queued=6, append_wait=0.5)
+    store = PostgresEventStore(db, clock=clock, projector=RigProjector(), max_queued=5, append_wait=0.5)
     await store.start()
     blocker = await asyncpg.connect(pg_server_dsn)
     try:
@@ -68,6 +68,7 @@ async def test_a_full_write_queue_refuses_at_once_and_a_late_commit_is_refused(
         outcomes = await asyncio.gather(first, *queued, return_exceptions=True)
         assert all(isinstance(o, StoreUnavailable) and "did not commit" in str(o) for o in outcomes)
         await blocker.execute("ROLLBACK")
+        await asyncio.sleep(0.2)  # the writer passes the expired jobs
         # The queued ones expired before the writer reached them: they were never written.
         ok = await store.append(_heartbeat(99))
         assert not ok.duplicate
