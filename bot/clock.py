@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -18,22 +19,27 @@ class DatabaseClock:
     Several processes share one database but not one clock, and a few minutes of skew would make
     the no-heartbeat rule call a healthy agent stuck. So every timestamp the service makes (events,
     the rules' "now") is the database's time: the offset is measured at each liveness ping
-    (``observe``: the database's time against the middle of the round trip), from round trips
-    short enough to bound the error by half of ``max_round_trip``.
+    (``observe``: the database's time against the middle of the round trip) and taken from the
+    quickest of the last ``window`` round trips, whose half bounds its error (``error``).
     """
 
-    def __init__(self, local: Clock = utc_now, max_round_trip: timedelta = timedelta(milliseconds=50)) -> None:
+    def __init__(self, local: Clock = utc_now, window: int = 40) -> None:
         self._local = local
-        self._max_round_trip = max_round_trip
+        self._samples: deque[tuple[timedelta, timedelta]] = deque(maxlen=window)  # (round trip, offset)
         self.offset = timedelta(0)
-        self.measured = False
+        self.error: timedelta | None = None  # None until a first measurement
+
+    @property
+    def measured(self) -> bool:
+        return self.error is not None
 
     def observe(self, database_now: datetime, sent: datetime, received: datetime) -> None:
         round_trip = received - sent
-        if round_trip > self._max_round_trip or round_trip < timedelta(0):
-            return
-        self.offset = database_now - (sent + round_trip / 2)
-        self.measured = True
+        if round_trip < timedelta(0):
+            return  # the local clock stepped back meanwhile
+        self._samples.append((round_trip, database_now - (sent + round_trip / 2)))
+        best_trip, self.offset = min(self._samples, key=lambda s: s[0])
+        self.error = best_trip / 2
 
     @property
     def local(self) -> Clock:

@@ -45,11 +45,13 @@ async def test_skewed_processes_share_the_databases_clock(pg_server_dsn: str, db
             assert (await resp.json())["isOnline"] is True
 
 
-def test_the_offset_comes_from_short_round_trips_only() -> None:
+def test_the_offset_comes_from_the_quickest_recent_round_trip() -> None:
     local = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-    clock = DatabaseClock(lambda: local)
-    sent = local - timedelta(milliseconds=10)
-    clock.observe(local + timedelta(minutes=3), sent, local)  # 10 ms round trip: taken
+    clock = DatabaseClock(lambda: local, window=3)
+    assert not clock.measured
+    clock.observe(local + timedelta(minutes=3), local - timedelta(milliseconds=80), local)  # slow, but all there is
+    assert clock.measured and clock.error == timedelta(milliseconds=40)
+    clock.observe(local + timedelta(minutes=3), local - timedelta(milliseconds=10), local)  # quicker: taken
     assert abs(clock() - (local + timedelta(minutes=3, milliseconds=5))) < timedelta(milliseconds=1)
-    clock.observe(local, local - timedelta(seconds=2), local)  # too slow to trust: ignored
-    assert clock() - local > timedelta(minutes=2)
+    clock.observe(local, local - timedelta(seconds=2), local)  # slower than the best: not taken
+    assert clock() - local > timedelta(minutes=2) and clock.error == timedelta(milliseconds=5)
