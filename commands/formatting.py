@@ -12,6 +12,8 @@ from eventstore.read_models import Listing
 from eventstore.stats import CostStat, MemoryStat, ToolStat
 from eventstore.store import RecordedEvent
 
+from .markdown import link, text
+
 LIMIT = 1900  # under Discord's 2,000 characters, leaving room for a page footer
 PAGE_SIZE = 10
 LIST_LIMIT = 1000  # the most a one-message overview reads (it shows fewer, "… and N more")
@@ -46,17 +48,17 @@ def _ago(then: datetime | None, now: datetime) -> str:
 
 def agent_line(agent: AgentStatus, now: datetime, online_after: timedelta) -> str:
     dot = "🟢" if is_online(agent, now, online_after) else "⚫"
-    parts = [agent.status]
+    parts = [text(agent.status)]
     if agent.assignment:
-        parts.append(agent.assignment)
+        parts.append(text(agent.assignment))
     elif agent.current_repo and agent.current_issue:
-        parts.append(f"{agent.current_repo}#{agent.current_issue}")
+        parts.append(text(f"{agent.current_repo}#{agent.current_issue}"))
     if agent.active_provider:
-        parts.append(agent.active_provider)
+        parts.append(text(agent.active_provider))
     bad = degraded(agent)
     if bad:
-        parts.append("⚠️ " + ", ".join(bad))
-    return f"{dot} **{agent.id}** — " + " · ".join(parts)
+        parts.append("⚠️ " + ", ".join(text(b) for b in bad))
+    return f"{dot} **{text(agent.id)}** — " + " · ".join(parts)
 
 
 def agents_overview(agents: Sequence[AgentStatus], now: datetime, online_after: timedelta) -> str:
@@ -70,42 +72,46 @@ def agents_overview(agents: Sequence[AgentStatus], now: datetime, online_after: 
 def agent_detail(agent: AgentStatus, now: datetime, online_after: timedelta) -> str:
     lines = [agent_line(agent, now, online_after),
              f"Last heartbeat: {_ago(agent.last_heartbeat, now)}",
-             f"Assignment: {agent.assignment or 'none'}" + (f" (stuck {agent.stuck_count}×)" if agent.stuck_count else "")]
+             f"Assignment: {text(agent.assignment or 'none')}"
+             + (f" (stuck {agent.stuck_count}×)" if agent.stuck_count else "")]
     if agent.available_providers:
-        lines.append("Providers available: " + ", ".join(agent.available_providers))
+        lines.append("Providers available: " + ", ".join(text(p) for p in agent.available_providers))
     for p in agent.providers:
-        lines.append(f"• provider **{p.name}**: {p.status}" + (" (active)" if p.active else "")
-                     + (f" — {p.details}" if p.details else ""))
+        lines.append(f"• provider **{text(p.name)}**: {text(p.status)}" + (" (active)" if p.active else "")
+                     + (f" — {text(p.details)}" if p.details else ""))
     for i in agent.integrations:
-        lines.append(f"• integration **{i.name}**: {i.status}" + (f" — {i.details}" if i.details else ""))
+        lines.append(f"• integration **{text(i.name)}**: {text(i.status)}"
+                     + (f" — {text(i.details)}" if i.details else ""))
     return _cap(lines[1:], lines[0])
 
 
 def issue_line(issue: IssueStatus) -> str:
-    who = f" · {issue.assigned_agent}" if issue.assigned_agent else ""
+    who = f" · {text(issue.assigned_agent)}" if issue.assigned_agent else ""
     gate = " · 🚦 gate open" if issue.gate_open else ""
-    title = f" {issue.title}" if issue.title else ""
-    return f"`{issue.state.value}` **{issue.id}**{title} · {issue.priority}{who}{gate}"
+    title = f" {text(issue.title)}" if issue.title else ""
+    return f"`{issue.state.value}` **{text(issue.id)}**{title} · {text(issue.priority)}{who}{gate}"
 
 
 def issue_detail(issue: IssueStatus, thread_id: int | None) -> str:
-    lines = [f"**{issue.id}** {issue.title}".rstrip(),
-             f"State: `{issue.state.value}` · priority {issue.priority}",
-             f"Assignee: {issue.assigned_agent or 'nobody'}" + (f" (attempt {issue.attempt})" if issue.attempt else "")]
+    lines = [f"**{text(issue.id)}** {text(issue.title)}".rstrip(),
+             f"State: `{issue.state.value}` · priority {text(issue.priority)}",
+             f"Assignee: {text(issue.assigned_agent or 'nobody')}"
+             + (f" (attempt {issue.attempt})" if issue.attempt else "")]
     if issue.depends_on:
         lines.append("Depends on: " + ", ".join(f"#{n}" for n in issue.depends_on))
     if issue.pr_number:
         ci = f" · CI {issue.ci_status}" if issue.ci_status else ""
         review = f" · review {issue.review_state}" if issue.review_state else ""
-        lines.append(f"PR #{issue.pr_number}{ci}{review}" + (f" · {issue.pr_url}" if issue.pr_url else ""))
+        lines.append(f"PR #{issue.pr_number}{ci}{review}" + (f" · {link(issue.pr_url)}" if issue.pr_url else ""))
     if issue.gate is not None:
         g = issue.gate
-        status = "open" if g.open else f"closed ({g.decision}" + (f" by {g.decided_by})" if g.decided_by else ")")
-        lines.append(f"Gate: {status} — {g.reason}" + (f" · {g.reminders_sent} reminder(s)" if g.reminders_sent else ""))
+        status = "open" if g.open else f"closed ({g.decision}" + (f" by {text(g.decided_by)})" if g.decided_by else ")")
+        lines.append(f"Gate: {status} — {text(g.reason)}"
+                     + (f" · {g.reminders_sent} reminder(s)" if g.reminders_sent else ""))
     if issue.escalation is not None:
-        lines.append(f"Escalated: {issue.escalation.reason or 'no reason given'}")
+        lines.append(f"Escalated: {text(issue.escalation.reason or 'no reason given')}")
     if issue.stuck_count:
-        lines.append(f"Stuck reports: {issue.stuck_count} ({', '.join(issue.stuck_agents)})")
+        lines.append(f"Stuck reports: {issue.stuck_count} ({', '.join(text(a) for a in issue.stuck_agents)})")
     if issue.duration_minutes is not None:
         lines.append(f"Done in {issue.duration_minutes:g} min")
     lines.append(f"Thread: <#{thread_id}>" if thread_id else "Thread: none yet")
@@ -128,7 +134,7 @@ def issues_page(listing: Listing[IssueStatus], title: str) -> Page:
 def event_line(rec: RecordedEvent) -> str:
     data = rec.data
     keys = ("AgentId", "PrNumber", "ToolName", "Reason", "Title", "Status", "DecidedBy")
-    detail = ", ".join(f"{k[0].lower() + k[1:]}={data[k]}" for k in keys if data.get(k) not in (None, "", []))
+    detail = ", ".join(f"{k[0].lower() + k[1:]}={text(data[k])}" for k in keys if data.get(k) not in (None, "", []))
     when = rec.timestamp.strftime("%Y-%m-%d %H:%M:%S")
     return f"`v{rec.version}` {when} **{rec.wire_name}**" + (f" — {detail}" if detail else "")
 
@@ -138,7 +144,7 @@ def stream_page(stream_id: str, newest_first: Sequence[RecordedEvent], version: 
     if not newest_first:
         return Page(f"No events on `{stream_id}`.")
     top, bottom = newest_first[0].version, newest_first[-1].version
-    header = f"**{stream_id}** — events {bottom}–{top} of {version}, newest first"
+    header = f"**{text(stream_id)}** — events {bottom}–{top} of {version}, newest first"
     return Page(_cap([event_line(r) for r in newest_first], header),
                 previous=min(top + PAGE_SIZE, version) if top < version else None,
                 next=bottom - 1 if bottom > 1 else None)
@@ -148,9 +154,9 @@ def tools_table(stats: Sequence[ToolStat], repo: str | None) -> str:
     header = "**Top tools" + (f" in {repo}**" if repo else "**")
     if not stats:
         return header + "\nNo TOOL_USED events yet."
-    lines = [f"{i}. **{s.tool_name}** ({s.repo or 'no repo'}) — {s.uses} uses · "
+    lines = [f"{i}. **{text(s.tool_name)}** ({text(s.repo or 'no repo')}) — {s.uses} uses · "
              f"avg {s.avg_duration_ms:.0f} ms · {s.mcp_calls} MCP" if s.avg_duration_ms is not None else
-             f"{i}. **{s.tool_name}** ({s.repo or 'no repo'}) — {s.uses} uses · {s.mcp_calls} MCP"
+             f"{i}. **{text(s.tool_name)}** ({text(s.repo or 'no repo')}) — {s.uses} uses · {s.mcp_calls} MCP"
              for i, s in enumerate(stats, 1)]
     return _cap(lines, header)
 
@@ -159,14 +165,15 @@ def memory_table(stats: Sequence[MemoryStat]) -> str:
     header = "**Memory recall: hits used in output, by agent**"
     if not stats:
         return header + "\nNo MEMORY_HIT_USED events yet."
-    return _cap([f"• **{s.agent_id}** — {s.used_pct:g}% ({s.used_count} of {s.total_hits})" for s in stats], header)
+    return _cap([f"• **{text(s.agent_id)}** — {s.used_pct:g}% ({s.used_count} of {s.total_hits})" for s in stats],
+                header)
 
 
 def cost_table(by_agent: Sequence[CostStat], by_issue: Sequence[CostStat]) -> str:
     if not by_agent and not by_issue:
         return "**LLM cost**\nNo TOKEN_USAGE events yet."
     total = sum(s.cost_usd for s in by_agent)
-    lines = ["__By agent__"] + [f"• **{s.key}** — ${s.cost_usd:.2f} · {s.input_tokens:,} in / "
+    lines = ["__By agent__"] + [f"• **{text(s.key)}** — ${s.cost_usd:.2f} · {s.input_tokens:,} in / "
                                 f"{s.output_tokens:,} out · {s.turns} turns" for s in by_agent]
-    lines += ["__By issue__"] + [f"• **{s.key}** — ${s.cost_usd:.2f} · {s.turns} turns" for s in by_issue]
+    lines += ["__By issue__"] + [f"• **{text(s.key)}** — ${s.cost_usd:.2f} · {s.turns} turns" for s in by_issue]
     return _cap(lines, f"**LLM cost: ${total:.2f} in all**")

@@ -29,8 +29,10 @@ class ConductorBot(commands.Bot):
         # Slash commands and buttons need no privileged intents: guilds for channels and threads.
         intents = discord.Intents.none()
         intents.guilds = True
+        # No message mentions anyone unless it says so (the gate role's pings do): agent-supplied
+        # text in a command's answer can never ping.
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None,
-                         guild_ready_timeout=guild_ready_timeout)
+                         guild_ready_timeout=guild_ready_timeout, allowed_mentions=discord.AllowedMentions.none())
         self.services = services
         self._cog_types = cogs
         self._report = report

@@ -6,10 +6,10 @@ long fields such as CI logs are trimmed with a marker rather than split.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from commands.markdown import code, link, text
 from eventstore import events as ev
 from eventstore.store import RecordedEvent
 
@@ -23,29 +23,6 @@ class Post:
     content: str
     panel: str | None = None  # "gate" (approve/reject) or "escalation" (requeue/close)
     mentions_role: bool = False
-
-
-# Inline markdown that agent-supplied text could use to forge formatting or masked links
-# ([click](https://…)), and the start of mentions and timestamps (<@…>, <#…>, <t:…>).
-_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\*_~`|[]<>"})
-_URL = re.compile(r"^https?://[^\s<>\[\]()`|*~\\]+$")
-
-
-def text(value: object) -> str:
-    """Agent-supplied text as one plain line: markdown escaped, line breaks folded (so it cannot
-    fake a line of its own, such as "✅ Gate approved by …"), @everyone and @here defused."""
-    line = " ".join(str(value).split())
-    return line.translate(_MARKDOWN).replace("@", "@\u200b")
-
-
-def code(value: object) -> str:
-    """Agent-supplied text for inside a code span: one line, and no backtick to end the span."""
-    return " ".join(str(value).split()).replace("`", "ʼ")
-
-
-def link(value: str) -> str:
-    """A URL as Discord links it when it is one; anything else as plain text."""
-    return value if _URL.match(value) else text(value)
 
 
 def trim(text: str, limit: int) -> str:

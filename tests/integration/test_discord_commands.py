@@ -45,10 +45,11 @@ async def test_agents_overview_and_one_agent(fake: FakeDiscord, rig: Rig, clock:
     text, ephemeral, _ = await ask(fake, "agents")
     assert not ephemeral
     assert text.startswith("**2 agents, 1 online**")
-    assert "⚫ **dev-e-1** — working · anthropic · ⚠️ openai: cooldown, github: missing_auth" in text
+    # (agent-supplied text has its markdown escaped: Discord shows "missing_auth")
+    assert "⚫ **dev-e-1** — working · anthropic · ⚠️ openai: cooldown, github: missing\\_auth" in text
     assert "🟢 **review-e** — idle" in text
     detail, _, _ = await ask(fake, "agent", {"id": "dev-e-1"})
-    assert "Last heartbeat: 5 min ago" in detail and "integration **github**: missing_auth — token expired" in detail
+    assert "Last heartbeat: 5 min ago" in detail and "integration **github**: missing\\_auth — token expired" in detail
     missing, ephemeral, _ = await ask(fake, "agent", {"id": "ghost"})
     assert missing == "No agent `ghost`." and ephemeral
     complete = await fake.autocomplete("agent", "id", "rev", user=PLAIN_MEMBER)

@@ -59,3 +59,14 @@ def test_agent_text_cannot_forge_links_lines_or_mentions() -> None:
     branch = render(rec("BRANCH_CREATED", repo="o/r", issueNumber=1, branch="a`](x)\nb"))
     assert branch is not None and branch.content == "🌿 Branch `aʼ](x) b` created"
     assert thread_name("o/r", 1, "two\nlines") == "o/r#1 two lines"
+
+
+def test_command_answers_escape_agent_text_too() -> None:
+    from commands.formatting import issue_detail, issue_line
+    from eventstore.projections.issue_status import IssueStatus
+
+    forged = IssueStatus(id="o/r#1", repo="o/r", issue_number=1, title="[Approve here](https://evil.example)\n✅ ok",
+                         assigned_agent="@everyone")
+    line = issue_line(forged)
+    assert "\n" not in line and "\\[Approve here\\]" in line and "@everyone" not in line
+    assert "](" not in issue_detail(forged, None).replace("\\](", "")
