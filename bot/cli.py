@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import importlib.metadata
 import logging
 import signal
 import sys
@@ -15,10 +17,11 @@ from .settings import Settings, SettingsError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="conductor-e", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"conductor-e {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API (and the Discord bot when configured)")
     serve.add_argument("--host", help="address to listen on (default HOST or 0.0.0.0)")
-    serve.add_argument("--port", type=int, help="port to listen on (default PORT or 8080)")
+    serve.add_argument("--port", type=_port_number, help="port to listen on (default PORT or 8080)")
     sub.add_parser("rebuild-projections", help="recompute every read-model document from mt_events")
     args = parser.parse_args(argv)
 
@@ -38,8 +41,28 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
     if args.command == "serve":
-        return _run(_serve(settings))
+        try:
+            return _run(_serve(settings))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            print(f"conductor-e: port {settings.port} on {settings.host} is in use by another process "
+                  "(set PORT or --port)", file=sys.stderr)
+            return 2
     return _run(_rebuild(settings))
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("conductor-e")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def _port_number(raw: str) -> int:
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port number from 0 to 65535, not {raw!r}")
+    return int(raw)
 
 
 def _run(main: Coroutine[Any, Any, int]) -> int:

@@ -45,6 +45,27 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _port(env: Mapping[str, str]) -> int:
+    raw = env.get("PORT", "").strip()
+    if not raw:
+        return Settings.port
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise SettingsError(f"PORT must be a port number from 0 to 65535, not {raw!r}")
+    return int(raw)
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    raw = env.get("LOG_LEVEL", "").strip()
+    if not raw:
+        return Settings.log_level
+    if raw.upper() not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {raw!r}")
+    return raw.upper()
+
+
 def _snowflake(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -117,12 +138,12 @@ class Settings:
         token = _secret_text(env, "DISCORD_TOKEN").strip() or None
         settings = cls(
             host=env.get("HOST", cls.host),
-            port=int(_number(env, "PORT", cls.port, minimum=0)),
+            port=_port(env),
             database_url=env.get("DATABASE_URL", "").strip() or None,
             data_dir=default_data_dir(env),
             max_body_bytes=int(_number(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
             http_timeout_seconds=_number(env, "HTTP_TIMEOUT_SECONDS", cls.http_timeout_seconds, minimum=0.5),
-            log_level=env.get("LOG_LEVEL", cls.log_level).upper(),
+            log_level=_log_level(env),
             agent_online_minutes=_number(env, "AGENT_ONLINE_MINUTES", cls.agent_online_minutes, minimum=0.01),
             heartbeat_timeout_minutes=_number(
                 env, "HEARTBEAT_TIMEOUT_MINUTES", cls.heartbeat_timeout_minutes, minimum=0.01

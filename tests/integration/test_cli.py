@@ -93,3 +93,33 @@ async def test_rebuild_projections_command(pg_server_dsn: str, db: asyncpg.Pool)
     assert out.decode().strip() == "rebuilt projections from 1 events"
     data = await db.fetchval("SELECT data FROM mt_doc_issuestatus WHERE id = 'a/b#1'")
     assert data["Title"] == "x" and data["State"] == "queued"
+
+
+async def test_start_up_mistakes_are_one_clear_line_and_exit_2(pg_server_dsn: str, db: asyncpg.Pool) -> None:
+    import socket
+
+    async def run(*args: str, **env: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(*CLI, *args, env=env_for(pg_server_dsn, **env),
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, (out + err).decode()
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        port = busy.getsockname()[1]
+        cases = [
+            ((["serve"], {"PORT": "99999"}), "PORT must be a port number from 0 to 65535"),
+            ((["serve"], {"LOG_LEVEL": "verbose"}), "LOG_LEVEL must be one of"),
+            ((["serve", "--port", "70000"], {}), "a port number from 0 to 65535"),
+            ((["serve", "--host", "127.0.0.1", "--port", str(port)], {}), f"port {port} on 127.0.0.1 is in use"),
+        ]
+        for (args, env), says in cases:
+            code, output = await run(*args, **env)
+            assert code == 2 and says in output and "Traceback" not in output, (args, env, output)
+    finally:
+        busy.close()
+    code, output = await run("--version")
+    assert code == 0 and output.startswith("conductor-e ")
