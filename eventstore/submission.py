@@ -101,30 +101,37 @@ def parse_submission(body: Any, idempotency_key: str | None = None, caller: Call
         summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
         raise InvalidSubmission("invalid_fields", f"invalid {wire_name.upper()}: {summary}", problems) from None
     check_event(caller, event)
-    event, warnings = _without_nul(event)  # before routing: the stream id comes from these fields
+    event, data_json, warnings = _storable(event)  # before routing: the stream id comes from these fields
     try:
         stream = route(event)
     except Unroutable as exc:
         raise InvalidSubmission("unroutable", str(exc), [Problem("agentId", "required")]) from None
-    data_json = _storable_json(event)
     chosen = raw_event_id is not None or bool(idempotency_key)
     return PendingEvent(event, stream, event_id, expected, chosen,  # may_exist: a chosen id
                         data_json=data_json, fingerprint=fingerprint(cls.alias, data_json) if chosen else None,
                         warnings=warnings)
 
 
-def _without_nul(event: Event) -> tuple[Event, tuple[str, ...]]:
-    """An analytics event with NUL in its text has it replaced by U+FFFD (jsonb cannot store NUL,
-    and a tool's output or a memory query is worth keeping all the same), with a warning per
-    field; any other event is left to be refused (``_storable_json``). Analytics events are flat."""
-    if not isinstance(event, ObservabilityEvent):
-        return event, ()
+def _storable(event: Event) -> tuple[Event, bytes, tuple[str, ...]]:
+    """``event`` as it can be stored, its JSON text, and what was changed to store it.
+
+    PostgreSQL's jsonb refuses NUL. An analytics event with NUL in its text has it replaced by
+    U+FFFD (a tool's output or a memory query is worth keeping all the same), with a warning per
+    field; any other event is refused. Only a body whose text shows a NUL pays for the search."""
+    try:
+        return event, _storable_json(event), ()
+    except _HoldsNul:
+        if not isinstance(event, ObservabilityEvent):
+            raise InvalidSubmission("invalid_text", "text fields must not contain NUL characters") from None
     changed = {name: value.replace("\x00", "\ufffd") for name, value in event.__dict__.items()
-               if isinstance(value, str) and "\x00" in value}
-    if not changed:
-        return event, ()
+               if isinstance(value, str) and "\x00" in value}  # analytics events are flat
+    event = event.model_copy(update=changed)
     warnings = tuple(f"{spellings(name)[0]}: NUL replaced with U+FFFD" for name in changed)
-    return event.model_copy(update=changed), warnings
+    return event, _storable_json(event), warnings
+
+
+class _HoldsNul(Exception):
+    pass
 
 
 def fingerprint(alias: str, data_json: bytes) -> bytes:
@@ -199,10 +206,11 @@ def _problem(err: Any) -> Problem:
 
 
 def _storable_json(event: Event) -> bytes:
-    """The JSON text the store will write for ``event`` (``Event.stored_json``), or InvalidSubmission.
+    """The JSON text the store will write for ``event`` (``Event.stored_json``); InvalidSubmission
+    for a lone surrogate, ``_HoldsNul`` for a NUL.
 
     PostgreSQL's jsonb refuses NUL characters, and lone surrogates cannot be encoded as UTF-8;
-    refusing them here keeps a bad event from ever reaching (and failing) a shared transaction.
+    finding them here keeps a bad event from ever reaching (and failing) a shared transaction.
     The check reads that very text, made once and handed to the store: a NUL appears there as
     the escape \\u0000 (a literal backslash-u0000 typed by a client also matches, so a hit is
     confirmed on the values), and a surrogate makes the encoding fail."""
@@ -211,7 +219,7 @@ def _storable_json(event: Event) -> bytes:
     except PydanticSerializationError:
         raise InvalidSubmission("invalid_text", "a text field holds an invalid Unicode surrogate") from None
     if b"\\u0000" in text and any("\x00" in s for s in _strings(orjson.loads(text))):
-        raise InvalidSubmission("invalid_text", "text fields must not contain NUL characters")
+        raise _HoldsNul
     return text
 
 
