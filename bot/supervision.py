@@ -58,9 +58,6 @@ class Components:
         if name in self._states:
             self._states[name].restarts += 1
 
-    def get(self, name: str) -> ComponentState | None:
-        return self._states.get(name)
-
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {name: state.as_json() for name, state in sorted(self._states.items())}
 

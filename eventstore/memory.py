@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from .agents import same_agent
 from .projections.agent_status import AgentStatus
 from .projections.issue_status import IssueState, IssueStatus
 from .queue import build_queue
@@ -23,17 +22,11 @@ class InMemoryReadModels:
         self._issues = {i.id: i for i in issues}
         self._agents = {a.id: a for a in agents}
 
-    def put(self, doc: IssueStatus | AgentStatus) -> None:
-        if isinstance(doc, IssueStatus):
-            self._issues[doc.id] = doc
-        else:
-            self._agents[doc.id] = doc
-
     async def queue_head(self, limit: int, *, excluding_stuck: str | None = None) -> list[IssueStatus]:
         done = {(i.repo, i.issue_number) for i in self._issues.values() if i.state is IssueState.DONE}
         queue = build_queue(self._issues.values(), done)
-        if excluding_stuck is not None:
-            queue = [i for i in queue if not any(same_agent(s, excluding_stuck) for s in i.stuck_agents)]
+        if excluding_stuck is not None:  # stuck_agents holds agents, not pods, as the SQL matches them
+            queue = [i for i in queue if excluding_stuck not in i.stuck_agents]
         return queue[:limit]
 
     async def open_gates(self) -> list[IssueStatus]:

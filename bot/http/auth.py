@@ -37,6 +37,14 @@ def authenticate(request: web.Request) -> None:
     request[CALLER] = caller
 
 
+def has_valid_token(request: web.Request) -> bool:
+    """Whether the request carries a valid bearer token (for a public route's details)."""
+    try:
+        return request.app[DEPS].credentials.caller(request.headers.get("Authorization")).role is not Role.ANONYMOUS
+    except InvalidCredential:
+        return False
+
+
 def refusal(exc: NotPermitted) -> ApiError:
     """401 when a credential would help (none was sent), 403 when the one sent may not."""
     if exc.needs_credential:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from eventstore.authorization import ANONYMOUS, NotPermitted
+from eventstore.authorization import NotPermitted
 from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavailable
 from eventstore.submission import InvalidSubmission
 from eventstore.submit import submit_event
 
-from ..credentials import InvalidCredential
 from . import render
 from .app_keys import DEPS
-from .auth import CALLER, refusal
+from .auth import CALLER, has_valid_token, refusal
 from .bodies import read_body
 from .errors import ApiError, json_response
 from .query import int_param, required_param
@@ -78,20 +77,13 @@ async def read_all(request: web.Request) -> web.Response:
     return json_response([render.recorded_event(e) for e in events])
 
 
-def _has_valid_token(request: web.Request) -> bool:
-    try:
-        return request.app[DEPS].credentials.caller(request.headers.get("Authorization")) is not ANONYMOUS
-    except InvalidCredential:
-        return False
-
-
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     """200 while appends work; 503 with Retry-After only when the database does not answer."""
     deps = request.app[DEPS]
     if deps.health is not None:
         up, report = await deps.health.report()
-        if deps.credentials.agents_required and not _has_valid_token(request):
+        if deps.credentials.agents_required and not has_valid_token(request):
             # Open to probes, but in the tokens mode the parts' details (repos, errors) need a token.
             report = {"status": report["status"], "database": report["database"]}
     else:  # an app without the process around it (tests of the routes alone)

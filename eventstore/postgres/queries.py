@@ -11,13 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
+from pydantic import BaseModel
 
-from ..projections.agent_status import AgentStatus
-from ..projections.issue_status import IssueStatus
 from ..read_models import Listing
 from .documents import load_doc
 
-D = TypeVar("D", AgentStatus, IssueStatus)
+D = TypeVar("D", bound=BaseModel)
 
 Fetch = Callable[..., Awaitable[list[asyncpg.Record]]]
 
@@ -91,12 +90,8 @@ ISSUE = "SELECT data::text AS data FROM mt_doc_issuestatus WHERE id = $1"
 
 
 
-async def issues_from(fetch: Fetch, sql: str, *args: Any) -> list[IssueStatus]:
-    return [load_doc(IssueStatus, r["data"]) for r in await fetch(sql, *args)]
-
-
-async def agents_from(fetch: Fetch, sql: str, *args: Any) -> list[AgentStatus]:
-    return [load_doc(AgentStatus, r["data"]) for r in await fetch(sql, *args)]
+async def docs_from(fetch: Fetch, model: type[D], sql: str, *args: Any) -> list[D]:
+    return [load_doc(model, r["data"]) for r in await fetch(sql, *args)]
 
 
 async def page_of(fetch: Fetch, model: type[D], sql: str, args: tuple[Any, ...], offset: int,

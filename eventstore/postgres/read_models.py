@@ -26,19 +26,19 @@ class PostgresReadModels:
             return await self._pool.fetch(sql, *args)
 
     async def queue_head(self, limit: int, *, excluding_stuck: str | None = None) -> list[IssueStatus]:
-        return await q.issues_from(self._fetch, q.QUEUE_HEAD, limit, excluding_stuck)
+        return await q.docs_from(self._fetch, IssueStatus, q.QUEUE_HEAD, limit, excluding_stuck)
 
     async def open_gates(self) -> list[IssueStatus]:
-        return await q.issues_from(self._fetch, q.OPEN_GATES)
+        return await q.docs_from(self._fetch, IssueStatus, q.OPEN_GATES)
 
     async def assignees(self) -> list[AgentStatus]:
-        return await q.agents_from(self._fetch, q.ASSIGNEES)
+        return await q.docs_from(self._fetch, AgentStatus, q.ASSIGNEES)
 
     async def agents(self, offset: int = 0, limit: int | None = None) -> Listing[AgentStatus]:
         return await q.page_of(self._fetch, AgentStatus, q.AGENTS, (offset, limit), offset, q.AGENTS_COUNT, ())
 
     async def agent(self, agent_id: str) -> AgentStatus | None:
-        found = await q.agents_from(self._fetch, q.AGENT, agent_id)
+        found = await q.docs_from(self._fetch, AgentStatus, q.AGENT, agent_id)
         return found[0] if found else None
 
     async def issues(self, state: str | None = None, repo: str | None = None, offset: int = 0,
@@ -47,7 +47,7 @@ class PostgresReadModels:
                                q.ISSUES_COUNT, (state, repo))
 
     async def issue(self, stream_id: str) -> IssueStatus | None:
-        found = await q.issues_from(self._fetch, q.ISSUE, stream_id)
+        found = await q.docs_from(self._fetch, IssueStatus, q.ISSUE, stream_id)
         return found[0] if found else None
 
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:

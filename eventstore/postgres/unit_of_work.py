@@ -152,15 +152,16 @@ class UnitOfWork:
     # already is answered as changed.
 
     async def queue_head(self, limit: int, *, excluding_stuck: str | None = None) -> list[IssueStatus]:
-        return self._overlay(IssueStatus, await q.issues_from(self._conn.fetch, q.QUEUE_HEAD, limit, excluding_stuck))
+        return await self._found(IssueStatus, q.QUEUE_HEAD, limit, excluding_stuck)
 
     async def open_gates(self) -> list[IssueStatus]:
-        return self._overlay(IssueStatus, await q.issues_from(self._conn.fetch, q.OPEN_GATES))
+        return await self._found(IssueStatus, q.OPEN_GATES)
 
     async def assignees(self) -> list[AgentStatus]:
-        return self._overlay(AgentStatus, await q.agents_from(self._conn.fetch, q.ASSIGNEES))
+        return await self._found(AgentStatus, q.ASSIGNEES)
 
-    def _overlay(self, model: type[D], found: list[D]) -> list[D]:
+    async def _found(self, model: type[D], sql: str, *args: Any) -> list[D]:
+        found = await q.docs_from(self._conn.fetch, model, sql, *args)
         result: list[D] = []
         for doc in found:
             key = (model, doc.id)  # type: ignore[attr-defined]
