@@ -23,23 +23,10 @@ _RANDOM_PART = ((2**12 - 1) << 64) | (2**62 - 1)
 _VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 _MILLIS = 2**48 - 1
 
-# uuid.UUID's __init__ checks which of its five spellings it was given, range-checks the int and
-# sets the version bits: half of its cost is needless for an int already in range with its version
-# and variant set (BENCHMARKS.md, "Instruction counts"). So the id is made as __init__ would leave
-# it, with both of the class's slots set (``int``, ``is_safe``); tests/unit/test_ids.py pins that it
-# equals, hashes and prints like ``uuid.UUID(int=...)``.
-_new_uuid = uuid.UUID.__new__
-_set_slot = object.__setattr__
-_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
-
-
 def new_event_id() -> uuid.UUID:
     millis = time.time_ns() // 1_000_000
     value = ((millis & _MILLIS) << 80) | (_random.getrandbits(76) & _RANDOM_PART) | _VERSION_AND_VARIANT
-    made = _new_uuid(uuid.UUID)
-    _set_slot(made, "int", value)
-    _set_slot(made, "is_safe", _UNKNOWN_SAFETY)
-    return made
+    return uuid.UUID(int=value)
 
 
 # Follow-up events get ids derived from their cause, so the same rule firing twice (two

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from pydantic import BaseModel
@@ -24,33 +24,10 @@ from .streams import StreamRef, route
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-class _computed_once(Generic[T]):  # noqa: N801 - used like functools.cached_property
-    """``functools.cached_property`` without the per-instance lock it takes on Python 3.11, which
-    costs more than the value here (several per request). The result lands in the instance's
-    ``__dict__`` and shadows this non-data descriptor from then on."""
 
-    def __init__(self, func: Callable[[Any], T]) -> None:
-        self._func = func
-        self._name = func.__name__
-
-    def __get__(self, obj: Any, owner: type | None = None) -> T:
-        if obj is None:
-            return self  # type: ignore[return-value]
-        value = obj.__dict__[self._name] = self._func(obj)
-        return value
-
-
-# A frozen dataclass's generated __init__ sets each field with its own object.__setattr__ call,
-# about five times the cost of handing the instance its whole __dict__ at once, and several of the
-# classes below are made per appended event (BENCHMARKS.md, "Instruction counts"). So the hot ones
-# write their __init__ that way; they stay frozen (assignment raises) and compare (and, where every
-# field can, hash) by their fields; tests/unit/test_store_types.py pins that every field is set.
-_set_attr = object.__setattr__
-
-
-@dataclass(frozen=True, init=False)
+@dataclass(slots=True)
 class PendingEvent:
-    """An event on its way into the store."""
+    """An event on its way into the store. Not modified once made (the writer only reads it)."""
 
     event: Event
     stream: StreamRef
@@ -61,38 +38,25 @@ class PendingEvent:
     # True when the id was chosen by the client or derived from a cause, so it may already be
     # stored (a retry); a fresh server-made id cannot be, and the store skips looking it up.
     may_exist: bool = False
+    # The compact JSON (UTF-8) the store writes to ``mt_events.data`` (``Event.stored_json``):
+    # given by submission, which makes it anyway to check it; made here otherwise.
+    data_json: bytes = field(default=b"", kw_only=True, repr=False)
     # For a client-chosen id: a digest of the event as the client submitted it (before the service
     # moved or stamped anything), stored with it, so that a retry under the same id is told apart
     # from a different event under a reused id (IdempotencyConflict).
-    fingerprint: bytes | None = None
+    fingerprint: bytes | None = field(default=None, kw_only=True)
     # What submission changed in the body to keep it (for example NUL replaced), for the answer.
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), kw_only=True)
 
-    def __init__(self, event: Event, stream: StreamRef, event_id: uuid.UUID | None = None,
-                 expected_version: int | None = None, may_exist: bool = False, *,
-                 data_json: bytes | None = None, fingerprint: bytes | None = None,
-                 warnings: tuple[str, ...] = ()) -> None:
-        """``data_json``: ``event.stored_json()`` when the caller made it already (submission
-        does, to check it); otherwise it is made when first asked for."""
-        fields = {"event": event, "stream": stream, "event_id": new_event_id() if event_id is None else event_id,
-                  "expected_version": expected_version, "may_exist": may_exist, "fingerprint": fingerprint,
-                  "warnings": warnings}
-        if data_json is not None:
-            fields["data_json"] = data_json  # shadows the class's compute-once ``data_json``
-        _set_attr(self, "__dict__", fields)
+    def __post_init__(self) -> None:
+        if not self.data_json:
+            self.data_json = self.event.stored_json()
 
-    @_computed_once
+    @property
     def data(self) -> dict[str, Any]:
-        """The stored body (``Event.stored_data``), computed once; do not modify it. Read back from
-        ``data_json``, which submission computes anyway and which costs less than a second dump."""
+        """The stored body (``Event.stored_data``), PascalCase."""
         loaded: dict[str, Any] = orjson.loads(self.data_json)
         return loaded
-
-    @_computed_once
-    def data_json(self) -> bytes:
-        """The compact JSON (UTF-8) the store writes to ``mt_events.data`` (``Event.stored_json``),
-        computed once. Raises ``PydanticSerializationError`` for text UTF-8 cannot hold."""
-        return self.event.stored_json()
 
     @classmethod
     def of(cls, event: Event, *, event_id: uuid.UUID | None = None,
@@ -100,7 +64,7 @@ class PendingEvent:
         return cls(event, route(event), event_id or new_event_id(), expected_version, may_exist=event_id is not None)
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(slots=True)
 class RecordedEvent:
     """An event as stored: its place in the global sequence and in its stream."""
 
@@ -110,61 +74,31 @@ class RecordedEvent:
     version: int
     alias: str  # mt_events.type, e.g. "tool_used"
     timestamp: datetime
-    data: dict[str, Any]  # PascalCase, as stored (given, or parsed from ``data_json`` when first read)
-    event: Event | None  # None for rows whose alias this service does not know
+    data: dict[str, Any]  # PascalCase, as stored
+    # The event's model when the writer has it; for a row read back, validated from ``data`` when
+    # ``event`` is first read, so feed and stream pages, which render ``data``, never pay for it.
+    model: Event | None = field(default=None, repr=False, compare=False)
 
-    def __init__(self, seq: int, id: uuid.UUID, stream_id: str, version: int, alias: str,  # noqa: A002
-                 timestamp: datetime, data: dict[str, Any] | None, event: Event | None, *,
-                 data_json: bytes | None = None) -> None:
-        """``data`` is the stored body; an event just appended may give its JSON text instead
-        (``data_json``), which is parsed only if ``data`` is ever read: the append path never
-        reads it (BENCHMARKS.md, "Instruction counts")."""
-        fields = {"seq": seq, "id": id, "stream_id": stream_id, "version": version,
-                  "alias": alias, "timestamp": timestamp, "event": event}
-        if data is not None:
-            fields["data"] = data  # shadows the class's compute-once ``data``
-        elif data_json is not None:
-            fields["_data_json"] = data_json
-        else:
-            raise TypeError("RecordedEvent needs data or data_json")
-        _set_attr(self, "__dict__", fields)
-
-    @_computed_once  # type: ignore[no-redef]
-    def data(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = orjson.loads(self.__dict__.pop("_data_json"))
-        return loaded
-
-    @_computed_once  # type: ignore[no-redef]
+    @property
     def event(self) -> Event | None:
-        """A stored row's event, validated from ``data`` when first read (``from_row``)."""
-        try:
-            return load_stored(self.alias, self.data)
-        except ValueError:  # a row another writer stored with fields we cannot read
-            return None
+        """The event; None for rows whose alias this service does not know or cannot read."""
+        if self.model is None:
+            try:
+                self.model = load_stored(self.alias, self.data)
+            except ValueError:  # a row another writer stored with fields we cannot read
+                return None
+        return self.model
 
     @property
     def wire_name(self) -> str:
         known = BY_ALIAS.get(self.alias)
         return known.wire_name if known is not None else self.alias.upper()
 
-    @classmethod
-    def from_row(cls, seq: int, id: uuid.UUID, stream_id: str, version: int, alias: str,  # noqa: A002
-                 timestamp: datetime, data: dict[str, Any]) -> RecordedEvent:
-        """A stored row. Its event is validated only if someone reads ``event``: feed and stream
-        pages, which render ``data`` as stored, never pay for the event models."""
-        rec = cls.__new__(cls)
-        _set_attr(rec, "__dict__", {"seq": seq, "id": id, "stream_id": stream_id, "version": version,
-                                    "alias": alias, "timestamp": timestamp, "data": data})
-        return rec
 
-
-@dataclass(frozen=True, init=False)
+@dataclass(slots=True)
 class AppendResult:
     recorded: RecordedEvent
     duplicate: bool  # True: the event id was already stored; nothing new was written
-
-    def __init__(self, recorded: RecordedEvent, duplicate: bool) -> None:
-        _set_attr(self, "__dict__", {"recorded": recorded, "duplicate": duplicate})
 
 
 class StoreError(Exception):

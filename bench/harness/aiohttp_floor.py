@@ -2,8 +2,8 @@
 
     python aiohttp_floor.py --host 127.0.0.1 --port 8081
 
-The same stack and settings as ``conductor-e serve`` (aiohttp on uvloop, no access log, each
-handler wrapped once for errors as the service's routes are, answers built with orjson), but
+The same stack and settings as ``conductor-e serve`` (aiohttp on uvloop, no access log, one
+middleware answering errors as the service's does, answers built with orjson), but
 ``POST /api/events`` only reads the body (with the service's own ``read_body``, so the project must be
 installed, as ``bench/run.py`` ensures) and parses it, and answers a constant 201 of the same shape.
 Run under the same load as the service, its rate is the
@@ -35,16 +35,13 @@ ANSWER = orjson.dumps({"streamId": "acme/app#417", "type": "TOOL_USED", "timesta
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def wrapped(handler: Handler) -> Handler:
-    """One coroutine layer around the handler, as the service's error wrapper (``json_errors``)."""
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Exception:
-            return web.Response(body=b'{"error":"internal_error"}', status=500, content_type="application/json")
-
-    return answer
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One middleware around every handler, as the service's (``bot.http.errors.json_errors``)."""
+    try:
+        return await handler(request)
+    except Exception:
+        return web.Response(body=b'{"error":"internal_error"}', status=500, content_type="application/json")
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -56,12 +53,17 @@ async def health(request: web.Request) -> web.Response:
     return web.Response(body=b'{"status":"ok"}', content_type="application/json")
 
 
-async def serve(host: str, port: int) -> None:
+def make_app() -> web.Application:
     # The service's own server settings (bot/http/app.py): bodies inflated by read_body, not by aiohttp.
-    app = web.Application(client_max_size=MAX_BODY_BYTES,
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[errors],
                           handler_args={"auto_decompress": False, "keepalive_timeout": HTTP_TIMEOUT})
-    app.router.add_post("/api/events", wrapped(submit))
-    app.router.add_get("/health", wrapped(health))
+    app.router.add_post("/api/events", submit)
+    app.router.add_get("/health", health)
+    return app
+
+
+async def serve(host: str, port: int) -> None:
+    app = make_app()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_address=True).start()

@@ -49,14 +49,14 @@ KEY_FUNCTIONS = (
     ("aiohttp/web_response.py", "*", "  aiohttp response building/writing (web_response.py)"),
     ("eventstore/postgres/store.py", "PostgresEventStore._run_writer", "event-store writer task (whole)"),
     ("eventstore/postgres/store.py", "PostgresEventStore._append_batch", "  _append_batch (one batch)"),
-    ("eventstore/postgres/unit_of_work.py", "UnitOfWork.load", "    UnitOfWork.load (reads, when the cache cannot serve)"),
+    ("eventstore/postgres/unit_of_work.py", "PostgresUnitOfWork.load", "    PostgresUnitOfWork.load (reads, when the cache cannot serve)"),
     ("eventstore/postgres/documents.py", "load_doc", "      load_doc (JSON -> pydantic document)"),
     ("eventstore/postgres/store.py", "PostgresEventStore._stage", "    _stage (checks, staging, projections)"),
     ("eventstore/projections/projector.py", "RigProjector.apply", "      RigProjector.apply (projections)"),
-    ("eventstore/postgres/unit_of_work.py", "UnitOfWork.flush", "    UnitOfWork.flush (one ce_append_batch call)"),
+    ("eventstore/postgres/unit_of_work.py", "PostgresUnitOfWork.flush", "    PostgresUnitOfWork.flush (one ce_append_batch call)"),
     ("asyncpg/", "*", "asyncpg, anywhere (Python side of the driver)"),
     ("eventstore/events.py", "Event.stored_data", "Event.stored_data (model_dump by PascalCase alias), anywhere"),
-    ("eventstore/store.py", "RecordedEvent.from_row", "RecordedEvent.from_row / load_stored, anywhere"),
+    ("eventstore/store.py", "RecordedEvent.event", "RecordedEvent.event / load_stored, anywhere"),
 )
 
 

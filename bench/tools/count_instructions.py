@@ -59,9 +59,7 @@ class _Floor:
 
         from bench.harness import aiohttp_floor
 
-        app = web.Application()
-        app.router.add_post("/api/events", aiohttp_floor.wrapped(aiohttp_floor.submit))
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(aiohttp_floor.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -1,4 +1,4 @@
-"""The aiohttp application factory: ``create_app(deps)`` wires the routes, nothing else."""
+"""The aiohttp application factory: ``create_app(deps)`` wires the routes and the one middleware."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from ..logs import Throttle
 from . import conductor_routes, events_routes
 from .app_keys import DEPS, ApiDeps
 from .auth import authenticate
-from .errors import UNAVAILABLE_LINES, json_errors, no_route
+from .errors import UNAVAILABLE_LINES, json_errors
 
 PUBLIC = {("GET", "/health")}  # answered without a credential in every mode (probes)
 
 
 def create_app(deps: ApiDeps) -> web.Application:
-    app = web.Application(client_max_size=deps.max_body_bytes, handler_args={
+    tables = (events_routes.routes, conductor_routes.routes)
+    public = {route.handler for table in tables for route in table
+              if isinstance(route, web.RouteDef) and (route.method, route.path) in PUBLIC}
+    app = web.Application(client_max_size=deps.max_body_bytes, middlewares=[json_errors(authenticate, public)],
+                          handler_args={
         # Bodies are inflated by us, bounded by the size limit (bodies.py), never by aiohttp's parser.
         "auto_decompress": False,
         # aiohttp closes a connection that has not sent a complete request's headers within this
@@ -23,13 +27,6 @@ def create_app(deps: ApiDeps) -> web.Application:
     })
     app[DEPS] = deps
     app[UNAVAILABLE_LINES] = Throttle()
-    for table in (events_routes.routes, conductor_routes.routes):
-        for route in table:
-            assert isinstance(route, web.RouteDef)
-            before = None if (route.method, route.path) in PUBLIC else authenticate
-            web.RouteDef(route.method, route.path, json_errors(route.handler, before),
-                         route.kwargs).register(app.router)
-    # Last: what no other route takes. Behind the credential check too, so that without one the
-    # answer does not tell which paths exist.
-    app.router.add_route("*", "/{path:.*}", json_errors(no_route, authenticate))
+    for table in tables:
+        app.router.add_routes(table)
     return app

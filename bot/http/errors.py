@@ -7,15 +7,15 @@ which is a bug to fix, never a message that leaks internals.
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.typedefs import Middleware
 
 from eventstore.store import StoreUnavailable, Unstorable
 
@@ -50,19 +50,19 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **extra}
 
 
-def json_errors(handler: Handler, before: Callable[[web.Request], None] | None = None) -> Handler:
-    """``handler`` with every failure answered as JSON (see ``error_response``); ``before`` (the
-    credential check) runs first, its refusal answered the same way.
+def json_errors(authenticate: Callable[[web.Request], None], public: Collection[Handler]) -> Middleware:
+    """The app's one middleware: ``authenticate`` (the credential check) runs before every handler
+    but the ``public`` ones, and every failure -- its refusal, a handler's error, the router's own
+    404 and 405 (with ``Allow``) -- is answered as JSON (see ``error_response``).
 
-    A wrapper per route rather than an aiohttp middleware: aiohttp's middleware chain costs several
-    times this one call per request (BENCHMARKS.md, "Instruction counts"). Requests no route takes
-    are answered by ``no_route``."""
+    The router's 404/405 come after the credential check too, so that without one the answer does
+    not tell which paths exist."""
 
-    @functools.wraps(handler)
-    async def answer_errors_as_json(request: web.Request) -> web.StreamResponse:
+    @web.middleware
+    async def answer_errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            if before is not None:
-                before(request)
+            if handler not in public:
+                authenticate(request)
             return await handler(request)
         except Exception as exc:
             return error_response(request, exc)
@@ -109,19 +109,6 @@ def error_response(request: web.Request, exc: Exception) -> web.Response:
     request_id = uuid.uuid4().hex[:12]
     log.error("unhandled error in %s %s (request %s)", request.method, request.path, request_id, exc_info=exc)
     return json_response(error_body("internal_error", f"unexpected error; request id {request_id}"), 500)
-
-
-async def no_route(request: web.Request) -> web.Response:
-    """The last route, taking every path and method the others do not: 405 (with ``Allow``) when
-    another route has the path under a different method, else 404."""
-    allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        if resource is not request.match_info.route.resource:
-            _, methods = await resource.resolve(request)
-            allowed |= methods
-    if allowed:
-        return error_response(request, web.HTTPMethodNotAllowed(request.method, allowed))
-    return error_response(request, web.HTTPNotFound())
 
 
 def _allow(exc: web.HTTPException) -> dict[str, str] | None:

@@ -40,17 +40,15 @@ from ..store import (
     RecordedEvent,
     StoreError,
     StoreUnavailable,
+    UnitOfWork,
     Unstorable,
     retry_answer,
     reused_id,
 )
-from ..store import (
-    UnitOfWork as UnitOfWorkProtocol,
-)
 from .errors import CONNECTION_ERRORS, store_errors
 from .liveness import Liveness
 from .schema import APPEND_LOCK
-from .unit_of_work import StaleRead, UnitOfWork, record_from_row
+from .unit_of_work import PostgresUnitOfWork, StaleRead, record_from_row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,21 +65,36 @@ MAX_QUEUED = 10_000
 
 
 
-@dataclass
+@dataclass(slots=True)
 class _AppendJob:
     pending: PendingEvent
     future: asyncio.Future[AppendResult]
+    deadline: float  # loop time: answered "unavailable" unless committed by then (APPEND_WAIT)
 
 
-@dataclass
+@dataclass(slots=True)
 class _DecideJob:
     decision: Callable[[Any], Awaitable[Any]]
     future: asyncio.Future[Any]
+    deadline: float
 
 
-# What staging decided for one job: ``n >= 0``: appended, the n-th event of the flush's result;
-# ``n < 0``: a retry of the job staged as event -1-n in the same batch; else its outcome already.
-_Answer = int | AppendResult | StoreError
+@dataclass(slots=True)
+class _Staged:
+    """Staged as the ``index``-th event of the flush's result."""
+
+    index: int
+
+
+@dataclass(slots=True)
+class _RetryOf:
+    """A retry of the job staged as the ``index``-th event in the same batch: answered like it."""
+
+    index: int
+
+
+# What staging decided for one job: staged, a retry of one staged, or its outcome already.
+_Answer = _Staged | _RetryOf | AppendResult | StoreError
 
 
 @dataclass
@@ -136,6 +149,8 @@ class PostgresEventStore(EventStore):
         self._conn: asyncpg.Connection | None = None
         self._closing = False
         self._last_batch = 0  # size of the latest batch (see _next_work)
+        self._in_flight: list[_AppendJob] | list[_DecideJob] = []  # the batch or decision being written
+        self._sweep: asyncio.TimerHandle | None = None  # see _expire_overdue
         # Documents this process read or wrote, current as of document version ``_cache_docs``.
         self._cache: dict[tuple[type[BaseModel], str], BaseModel | None] = {}
         self._cache_docs: int | None = None
@@ -153,6 +168,9 @@ class PostgresEventStore(EventStore):
         self._wakeup.set()
         if self._writer is not None:
             await self._writer
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         if self._conn is not None:
             await self._pool.release(self._conn)
             self._conn = None
@@ -162,14 +180,16 @@ class PostgresEventStore(EventStore):
     def append(self, pending: PendingEvent) -> asyncio.Future[AppendResult]:
         # Not a coroutine: the future the writer settles is itself what callers await, which spares
         # a coroutine object and a frame per event. Awaited like the async method it implements.
-        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._submit(_AppendJob(pending, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AppendResult] = loop.create_future()
+        self._submit(_AppendJob(pending, future, loop.time() + self._append_wait))
         return future
 
-    async def decide(self, decision: Callable[[UnitOfWorkProtocol], Awaitable[T]]
+    async def decide(self, decision: Callable[[UnitOfWork], Awaitable[T]]
                      ) -> tuple[T, list[RecordedEvent]]:
-        future: asyncio.Future[tuple[T, list[RecordedEvent]]] = asyncio.get_running_loop().create_future()
-        self._submit(_DecideJob(decision, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[T, list[RecordedEvent]]] = loop.create_future()
+        self._submit(_DecideJob(decision, future, loop.time() + self._append_wait))
         return await future
 
     async def read_stream(self, stream_id: str, from_version: int = 1,
@@ -218,9 +238,23 @@ class PostgresEventStore(EventStore):
             return
         self._jobs.append(job)
         self._wakeup.set()
-        # Answered "unavailable" unless committed in time; cancelled with the answer (see APPEND_WAIT).
-        expiry = asyncio.get_running_loop().call_later(self._append_wait, _expire, job.future, self._append_wait)
-        job.future.add_done_callback(lambda _: expiry.cancel())
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(self._append_wait / 10, self._expire_overdue)
+
+    def _expire_overdue(self) -> None:
+        """Answer "unavailable" every job past its deadline, queued or in flight (see APPEND_WAIT).
+        One timer for all jobs, a tenth of the wait apart, while any are outstanding."""
+        self._sweep = None
+        now = asyncio.get_running_loop().time()
+        for job in self._in_flight:
+            if job.deadline <= now:
+                _settle(job.future, StoreUnavailable(f"the database did not commit within {self._append_wait:g} s"))
+        for job in self._jobs:  # oldest first: the first one not overdue ends the search
+            if job.deadline > now:
+                break
+            _settle(job.future, StoreUnavailable(f"the database did not commit within {self._append_wait:g} s"))
+        if self._jobs or self._in_flight:
+            self._sweep = asyncio.get_running_loop().call_later(self._append_wait / 10, self._expire_overdue)
 
     def _abort_write(self) -> None:
         """The database was found down: drop the writer's connection, so a statement stuck on a
@@ -254,6 +288,8 @@ class PostgresEventStore(EventStore):
                 await self._wakeup.wait()
                 continue
             work = self._next_work()
+            jobs = [work] if isinstance(work, _DecideJob) else work.jobs
+            self._in_flight = jobs
             try:
                 if isinstance(work, _DecideJob):
                     await self._run_decision(work)
@@ -261,9 +297,10 @@ class PostgresEventStore(EventStore):
                     await self._run_batch(work.jobs)
             except Exception as exc:  # the writer must outlive any one failure
                 log.exception("event store writer: unexpected failure")
-                jobs = [work] if isinstance(work, _DecideJob) else work.jobs
                 for job in jobs:  # nobody waits forever: whoever is still waiting gets an error
                     _settle(job.future, StoreUnavailable(f"unexpected failure: {type(exc).__name__}"))
+            finally:
+                self._in_flight = []
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -325,22 +362,22 @@ class PostgresEventStore(EventStore):
         try:
             try:
                 if inert and not must_read:
-                    uow = UnitOfWork(conn, self._clock(), projector, lazy_versions=True)
+                    uow = PostgresUnitOfWork(conn, self._clock(), projector, lazy_versions=True)
                     answers = await self._stage(uow, jobs, read=False)
                     recorded = await uow.flush()
-                elif not must_read and self._cache_docs is not None and UnitOfWork.covers(self._cache, wanted):
-                    uow = UnitOfWork(conn, self._clock(), projector, lazy_versions=True, docs=self._cache)
+                elif not must_read and self._cache_docs is not None and PostgresUnitOfWork.covers(self._cache, wanted):
+                    uow = PostgresUnitOfWork(conn, self._clock(), projector, lazy_versions=True, docs=self._cache)
                     answers = await self._stage(uow, jobs, read=False)
                     recorded = await uow.flush(expected_docs=self._cache_docs)
                 else:
-                    uow = UnitOfWork(conn, self._clock(), projector)
+                    uow = PostgresUnitOfWork(conn, self._clock(), projector)
                     answers = await self._stage(uow, jobs, read=True)
                     recorded = await uow.flush(expected_docs=uow.read_docs,
                                                expected_max=uow.read_up_to if must_read else None)
             except StaleRead:
                 log.debug("state changed since the batch read it; redoing it under the lock")
                 async with serialised_transaction(conn):
-                    uow = UnitOfWork(conn, self._clock(), projector)
+                    uow = PostgresUnitOfWork(conn, self._clock(), projector)
                     answers = await self._stage(uow, jobs, read=True)
                     recorded = await uow.flush()
         except BaseException:
@@ -348,13 +385,13 @@ class PostgresEventStore(EventStore):
             raise
         self._remember(uow, recorded)
         for job, answer in zip(jobs, answers, strict=True):
-            if type(answer) is int and answer >= 0:  # the common case, settled inline
-                if not job.future.done():
-                    job.future.set_result(AppendResult(recorded[answer], duplicate=False))
-            elif type(answer) is int:
-                _settle(job.future, retry_answer(recorded[-1 - answer], job.pending))
-            else:
-                _settle(job.future, answer)
+            match answer:
+                case _Staged(index):
+                    _settle(job.future, AppendResult(recorded[index], duplicate=False))
+                case _RetryOf(index):
+                    _settle(job.future, retry_answer(recorded[index], job.pending))
+                case _:
+                    _settle(job.future, answer)
 
     # -- the document cache -----------------------------------------------------------------------
     # ce_append_batch reports the document version (ce_state) before and after each batch: if
@@ -362,7 +399,7 @@ class PostgresEventStore(EventStore):
     # the cache is dropped; what this batch read or wrote is current at "after". Analytics events
     # never change documents, so another process's analytics traffic leaves the cache valid.
 
-    def _remember(self, uow: UnitOfWork, recorded: list[RecordedEvent]) -> None:
+    def _remember(self, uow: PostgresUnitOfWork, recorded: list[RecordedEvent]) -> None:
         if not recorded:
             return
         if uow.docs_before != self._cache_docs:
@@ -376,9 +413,9 @@ class PostgresEventStore(EventStore):
         self._cache.clear()
         self._cache_docs = None
 
-    async def _stage(self, uow: UnitOfWork, jobs: list[_AppendJob], *, read: bool) -> list[_Answer]:
+    async def _stage(self, uow: PostgresUnitOfWork, jobs: list[_AppendJob], *, read: bool) -> list[_Answer]:
         """Check each job (duplicate, expected version) and stage the ones that pass. Returns per
-        job: its staged index (see ``_Answer``), or its outcome when nothing is staged for it.
+        job what became of it (``_Answer``).
 
         Only client-chosen ids (``may_exist``) can repeat, so only they are looked up: a fresh
         server id is never hashed here (a UUID's hash is Python code)."""
@@ -402,7 +439,7 @@ class PostgresEventStore(EventStore):
                 if earlier is not None:  # a retry inside the same batch: answered like the first
                     first = jobs_by_index[earlier].pending
                     same = first.fingerprint is None or p.fingerprint is None or first.fingerprint == p.fingerprint
-                    answers.append(-1 - earlier if same else reused_id(p))
+                    answers.append(_RetryOf(earlier) if same else reused_id(p))
                     continue
             if p.expected_version is not None and (
                 actual := await uow.stream_version(p.stream.id)
@@ -415,7 +452,7 @@ class PostgresEventStore(EventStore):
                 jobs_by_index[index] = job
             if not uow.stage_unprojected(p):
                 await uow.append(p)
-            answers.append(index)
+            answers.append(_Staged(index))
         return answers
 
     async def _run_decision(self, job: _DecideJob) -> None:
@@ -427,7 +464,7 @@ class PostgresEventStore(EventStore):
         try:
             conn = await self._connection()
             async with serialised_transaction(conn):
-                uow = UnitOfWork(conn, self._clock(), self._projector)
+                uow = PostgresUnitOfWork(conn, self._clock(), self._projector)
                 value = await job.decision(uow)
                 recorded = await uow.flush()
             self._remember(uow, recorded)
@@ -441,11 +478,6 @@ class PostgresEventStore(EventStore):
             _settle(job.future, exc)
         else:
             _settle(job.future, (value, recorded))
-
-
-def _expire(future: asyncio.Future[Any], after: float) -> None:
-    if not future.done():
-        future.set_exception(StoreUnavailable(f"the database did not commit within {after:g} s"))
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any) -> None:

@@ -49,7 +49,7 @@ class StaleRead(Exception):
     """What the batch was computed from changed before it could be written (SQLSTATE CE001)."""
 
 
-class UnitOfWork:
+class PostgresUnitOfWork:
     """``lazy_versions``: stream versions are not read at all; ``ce_append_batch`` numbers the
     events itself (for batches that need no state). Otherwise versions are read when needed."""
 
@@ -105,7 +105,7 @@ class UnitOfWork:
         self.read_docs = int(row[f"c{len(columns) - 1}"])
         existing: dict[uuid.UUID, RecordedEvent] = {}
         for e in _json(row["c0"]):
-            rec = RecordedEvent.from_row(e["seq_id"], uuid.UUID(e["id"]), e["stream_id"], e["version"], e["type"],
+            rec = RecordedEvent(e["seq_id"], uuid.UUID(e["id"]), e["stream_id"], e["version"], e["type"],
                                          datetime.fromisoformat(e["timestamp"]), e["data"])
             existing[rec.id] = rec
             if e["fingerprint"]:
@@ -253,10 +253,8 @@ class UnitOfWork:
 
 
 def _recorded(pending: PendingEvent, seq: int, version: int, now: datetime) -> RecordedEvent:
-    # The stored body as the JSON text submission made; parsed only if someone reads ``data``
-    # (unless it was parsed already).
     return RecordedEvent(seq, pending.event_id, pending.stream.id, version, pending.event.alias, now,
-                         pending.__dict__.get("data"), pending.event, data_json=pending.data_json)
+                         pending.data, pending.event)
 
 
 def _row(pending: PendingEvent) -> tuple[Any, ...]:
@@ -287,5 +285,5 @@ def record_from_row(row: asyncpg.Record) -> RecordedEvent:
     data = row["data"]
     if isinstance(data, str):
         data = orjson.loads(data)
-    return RecordedEvent.from_row(row["seq_id"], row["id"], row["stream_id"], row["version"],
+    return RecordedEvent(row["seq_id"], row["id"], row["stream_id"], row["version"],
                                   row["type"], row["timestamp"], data)

@@ -32,7 +32,7 @@ def _chosen(pending: PendingEvent, event_id: uuid.UUID, expected: int | None = N
 
 async def _one_batch(store: PostgresEventStore, pendings: list[PendingEvent]) -> list[object]:
     loop = asyncio.get_running_loop()
-    jobs = [_AppendJob(p, loop.create_future()) for p in pendings]
+    jobs = [_AppendJob(p, loop.create_future(), loop.time() + 60) for p in pendings]
     await store._append_batch(jobs)  # noqa: SLF001 - the batch step itself is what is tested
     results: list[object] = []
     for job in jobs:

@@ -17,28 +17,6 @@ def test_version_7_unique_and_time_ordered() -> None:
     assert abs((later.int >> 80) - time.time_ns() // 1_000_000) < 1000
 
 
-def test_made_exactly_as_uuid_init_would_make_it() -> None:
-    # new_event_id skips uuid.UUID.__init__ (see eventstore/ids.py): the result must be
-    # indistinguishable from the UUID that __init__ makes of the same number.
-    import copy
-    import pickle
-    import uuid
-
-    made = new_event_id()
-    twin = uuid.UUID(int=made.int)
-    assert type(made) is uuid.UUID
-    assert made == twin and hash(made) == hash(twin) and str(made) == str(twin) and repr(made) == repr(twin)
-    assert made.bytes == twin.bytes and made.is_safe is twin.is_safe is uuid.SafeUUID.unknown
-    assert pickle.loads(pickle.dumps(made)) == made and copy.deepcopy(made) == made
-    assert uuid.UUID(str(made)) == made
-    try:
-        made.int = 0  # type: ignore[misc]
-    except TypeError:
-        pass
-    else:
-        raise AssertionError("a UUID must stay immutable")
-
-
 def test_derived_ids_are_version_8_deterministic_and_apart_from_new_ids() -> None:
     from eventstore.ids import derived_event_id, is_derived
 
