@@ -25,7 +25,7 @@ from bot.http.app import create_app
 from bot.http.app_keys import ApiDeps
 from eventstore.postgres.embedded import start_embedded
 from eventstore.postgres.read_models import PostgresReadModels
-from eventstore.postgres.schema import DOC_TABLES, migrate
+from eventstore.postgres.schema import DOC_TABLES, ROLLUP_TABLES, migrate
 from eventstore.postgres.store import PostgresEventStore, init_connection
 
 # The test API runs in the open mode (no agent tokens, as the agent runtimes of today) with one
@@ -105,7 +105,7 @@ async def pool(pg_server_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 async def reset_database(pool: asyncpg.Pool) -> None:
     tables = ", ".join(("mt_events", "mt_streams", "mt_event_progression", "ce_discord_threads",
-                        "ce_discord_messages", *DOC_TABLES))
+                        "ce_discord_messages", *DOC_TABLES, *ROLLUP_TABLES))
     async with pool.acquire() as conn:
         await conn.execute(f"TRUNCATE {tables} CASCADE")
         await conn.execute("ALTER SEQUENCE mt_events_sequence RESTART")

@@ -186,6 +186,94 @@ CREATE TABLE IF NOT EXISTS ce_event_fingerprints (
 """,
 )
 
+# Inline rollups of the analytics events, so that ``/stats`` reads a few rows instead of scanning
+# mt_events (eventstore/postgres/stats.py). A statement trigger keeps them in every appending
+# transaction, whoever inserts the events: the totals can never disagree with the log.
+ROLLUP_TABLES = ("ce_rollup_tools", "ce_rollup_memory_hits", "ce_rollup_cost")
+ROLLUP_DDL = """
+CREATE TABLE IF NOT EXISTS ce_rollup_tools (
+    repo              text    NOT NULL,  -- '' where the event names none
+    tool_name         text    NOT NULL,
+    uses              bigint  NOT NULL,
+    duration_ms_sum   numeric NOT NULL,
+    duration_ms_count bigint  NOT NULL,  -- the uses that reported a duration
+    mcp_calls         bigint  NOT NULL,
+    PRIMARY KEY (repo, tool_name)
+);
+CREATE TABLE IF NOT EXISTS ce_rollup_memory_hits (
+    agent_id   text   NOT NULL PRIMARY KEY,
+    total_hits bigint NOT NULL,
+    used_count bigint NOT NULL
+);
+-- TOKEN_USAGE per agent (scope 'agent', key: the agent id as sent) and per issue (scope 'issue',
+-- key: the issue's stream id, for events that name a repository and an issue number above 0).
+CREATE TABLE IF NOT EXISTS ce_rollup_cost (
+    scope         text    NOT NULL CHECK (scope IN ('agent', 'issue')),
+    key           text    NOT NULL,
+    input_tokens  bigint  NOT NULL,
+    output_tokens bigint  NOT NULL,
+    cost_usd      numeric NOT NULL,
+    turns         bigint  NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+"""
+# Folds a set of events (``{source}``: the trigger's transition table, or mt_events itself when the
+# rollups are first filled) into the rollups.
+_ROLL_UP = """
+    INSERT INTO ce_rollup_tools AS r (repo, tool_name, uses, duration_ms_sum, duration_ms_count, mcp_calls)
+    SELECT coalesce(e.data->>'Repo', ''), coalesce(e.data->>'ToolName', ''), count(*),
+           coalesce(sum((e.data->>'DurationMs')::bigint), 0), count(e.data->>'DurationMs'),
+           count(*) FILTER (WHERE e.data->>'IsMcp' = 'true')
+    FROM {source} e WHERE e.type = 'tool_used' GROUP BY 1, 2
+    ON CONFLICT (repo, tool_name) DO UPDATE SET uses = r.uses + EXCLUDED.uses,
+        duration_ms_sum = r.duration_ms_sum + EXCLUDED.duration_ms_sum,
+        duration_ms_count = r.duration_ms_count + EXCLUDED.duration_ms_count,
+        mcp_calls = r.mcp_calls + EXCLUDED.mcp_calls;
+    INSERT INTO ce_rollup_memory_hits AS r (agent_id, total_hits, used_count)
+    SELECT coalesce(e.data->>'AgentId', ''), count(*), count(*) FILTER (WHERE e.data->>'UsedInOutput' = 'true')
+    FROM {source} e WHERE e.type = 'memory_hit_used' GROUP BY 1
+    ON CONFLICT (agent_id) DO UPDATE SET total_hits = r.total_hits + EXCLUDED.total_hits,
+        used_count = r.used_count + EXCLUDED.used_count;
+    INSERT INTO ce_rollup_cost AS r (scope, key, input_tokens, output_tokens, cost_usd, turns)
+    SELECT u.scope, u.key, coalesce(sum(u.i), 0), coalesce(sum(u.o), 0), coalesce(sum(u.c), 0), count(*)
+    FROM (SELECT 'agent' AS scope, coalesce(e.data->>'AgentId', '') AS key, (e.data->>'InputTokens')::bigint AS i,
+                 (e.data->>'OutputTokens')::bigint AS o, (e.data->>'CostUsd')::numeric AS c
+          FROM {source} e WHERE e.type = 'token_usage'
+          UNION ALL
+          SELECT 'issue', e.stream_id, (e.data->>'InputTokens')::bigint, (e.data->>'OutputTokens')::bigint,
+                 (e.data->>'CostUsd')::numeric
+          FROM {source} e WHERE e.type = 'token_usage' AND coalesce(e.data->>'Repo', '') <> ''
+                            AND (e.data->>'IssueNumber')::int > 0) AS u
+    GROUP BY u.scope, u.key
+    ON CONFLICT (scope, key) DO UPDATE SET input_tokens = r.input_tokens + EXCLUDED.input_tokens,
+        output_tokens = r.output_tokens + EXCLUDED.output_tokens, cost_usd = r.cost_usd + EXCLUDED.cost_usd,
+        turns = r.turns + EXCLUDED.turns;
+"""
+ROLLUP_FUNCTION = """
+CREATE OR REPLACE FUNCTION ce_roll_up_analytics() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+{roll_up}    RETURN NULL;
+END
+$fn$;
+""".format(roll_up=_ROLL_UP.format(source="appended"))
+ROLLUP_TRIGGER = """
+CREATE TRIGGER ce_roll_up_analytics AFTER INSERT ON mt_events
+REFERENCING NEW TABLE AS appended FOR EACH STATEMENT EXECUTE FUNCTION ce_roll_up_analytics()
+"""
+FILL_ROLLUPS = "TRUNCATE " + ", ".join(ROLLUP_TABLES) + ";" + _ROLL_UP.format(source="mt_events")
+ROLLUP_VERSION = "conductor-e " + hashlib.sha256((ROLLUP_DDL + ROLLUP_FUNCTION).encode()).hexdigest()[:16]
+
+# The seed's analytics queries group mt_events by JSON fields; without statistics on those
+# expressions the planner guesses thousands of groups and sorts every tool_used row (spilling to
+# disk at 1M events) instead of hashing a few hundred groups (BENCHMARKS.md, "Scale").
+EXPRESSION_STATISTICS = {
+    "ce_stats_tool_groups": "CREATE STATISTICS IF NOT EXISTS ce_stats_tool_groups (ndistinct) "
+                            "ON (data->>'Repo'), (data->>'ToolName') FROM mt_events",
+    "ce_stats_agent_groups": "CREATE STATISTICS IF NOT EXISTS ce_stats_agent_groups (ndistinct) "
+                             "ON (data->>'AgentId'), type FROM mt_events",
+}
+
+
 # Marten's own function: created when missing, never replaced (Marten's has the same contract).
 MARK_PROGRESSION_FUNCTION = """
 CREATE FUNCTION mt_mark_event_progression(name varchar, last_encountered bigint)
@@ -204,22 +292,32 @@ APPEND_FUNCTION_VERSION = "conductor-e " + hashlib.sha256(APPEND_FUNCTION.encode
 # Everything the DDL makes, to tell at a glance whether there is anything to do.
 _RELATIONS = ("mt_streams", "mt_events_sequence", "mt_events", "pk_mt_events_stream_and_version",
               "idx_mt_events_event_id", "mt_event_progression", "ce_discord_threads", "ce_state",
-              "ce_discord_messages", *DOC_TABLES, "ce_event_fingerprints")
+              "ce_discord_messages", *DOC_TABLES, "ce_event_fingerprints", *ROLLUP_TABLES)
 _COMPLETE = """
 SELECT NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS r(name) WHERE to_regclass(r.name) IS NULL)
    AND EXISTS (SELECT 1 FROM ce_state WHERE id = 1)
    AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mt_mark_event_progression')
    AND ARRAY(SELECT obj_description(oid, 'pg_proc') FROM pg_proc WHERE proname = 'ce_append_batch') = ARRAY[$2]
+   AND ARRAY(SELECT obj_description(oid, 'pg_proc') FROM pg_proc WHERE proname = 'ce_roll_up_analytics') = ARRAY[$3]
+   AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ce_roll_up_analytics' AND tgrelid = 'mt_events'::regclass)
+   AND (current_setting('server_version_num')::int < 140000
+        OR (SELECT count(*) FROM pg_statistic_ext WHERE stxname = ANY($4::text[])) = cardinality($4::text[]))
 """
+
+
+async def is_complete(conn: asyncpg.Connection) -> bool:
+    """Whether everything this version makes is in place (only reads the catalog)."""
+    relations = [*_RELATIONS, *(name for name, _ in _index_statements())]
+    return bool(await conn.fetchval("SELECT to_regclass('ce_state') IS NOT NULL")
+                and await conn.fetchval(_COMPLETE, relations, APPEND_FUNCTION_VERSION, ROLLUP_VERSION,
+                                        list(EXPRESSION_STATISTICS)))
 
 
 async def migrate(conn: asyncpg.Connection) -> None:
     """Create whatever is missing. Safe to run from several processes at once, and beside a
     running service: when nothing is missing (every start-up but the first of a version) it only
     reads the catalog, so it never locks, drops or recreates what an append in flight is using."""
-    relations = [*_RELATIONS, *(name for name, _ in _index_statements())]
-    if await conn.fetchval("SELECT to_regclass('ce_state') IS NOT NULL") and \
-            await conn.fetchval(_COMPLETE, relations, APPEND_FUNCTION_VERSION):
+    if await is_complete(conn):
         return
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK, timeout=MIGRATION_TIMEOUT)
@@ -239,6 +337,41 @@ async def migrate(conn: asyncpg.Connection) -> None:
                 await conn.execute(f"DROP FUNCTION {row['f']}")
             await conn.execute(APPEND_FUNCTION)
             await conn.execute(f"COMMENT ON FUNCTION ce_append_batch IS '{APPEND_FUNCTION_VERSION}'")
+        await _migrate_rollups(conn)
+        await _create_expression_statistics(conn)
+
+
+async def _migrate_rollups(conn: asyncpg.Connection) -> None:
+    """Create the rollups, or recreate them when their definition changed, filled from mt_events.
+    Under the append lock: an append waiting for it inserts after this commits, when the trigger is
+    in place, so every event is counted exactly once (by the fill or by the trigger)."""
+    note = await conn.fetchval("SELECT obj_description(oid, 'pg_proc') FROM pg_proc "
+                               "WHERE proname = 'ce_roll_up_analytics'")
+    has_trigger = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ce_roll_up_analytics' "
+                                      "AND tgrelid = 'mt_events'::regclass)")
+    if note == ROLLUP_VERSION and has_trigger and await conn.fetchval(
+            "SELECT bool_and(to_regclass(t) IS NOT NULL) FROM unnest($1::text[]) AS t", list(ROLLUP_TABLES)):
+        return
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK, timeout=MIGRATION_TIMEOUT)
+    if note != ROLLUP_VERSION:  # derived data: an older layout is dropped, not altered
+        await conn.execute("DROP TABLE IF EXISTS " + ", ".join(ROLLUP_TABLES))
+    await conn.execute(ROLLUP_DDL)
+    await conn.execute(ROLLUP_FUNCTION)
+    if not has_trigger:
+        await conn.execute(ROLLUP_TRIGGER)
+    await conn.execute(FILL_ROLLUPS, timeout=MIGRATION_TIMEOUT)
+    await conn.execute(f"COMMENT ON FUNCTION ce_roll_up_analytics() IS '{ROLLUP_VERSION}'")
+
+
+async def _create_expression_statistics(conn: asyncpg.Connection) -> None:
+    if await conn.fetchval("SELECT current_setting('server_version_num')::int") < 140000:
+        return  # statistics on expressions came with PostgreSQL 14; older servers plan without them
+    missing = [sql for name, sql in EXPRESSION_STATISTICS.items()
+               if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_statistic_ext WHERE stxname = $1)", name)]
+    for sql in missing:
+        await conn.execute(sql)
+    if missing:  # filled by ANALYZE (a sample, seconds at most); autovacuum keeps them current
+        await conn.execute("ANALYZE mt_events", timeout=MIGRATION_TIMEOUT)
 
 
 def _index_statements() -> list[tuple[str, str]]:

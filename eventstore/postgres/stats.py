@@ -1,4 +1,9 @@
-"""The seed's SQL (top tools, memory recall hit rate) and TOKEN_USAGE cost, over ``mt_events``."""
+"""Analytics for ``/stats``: the tools, memory and cost rollups that a trigger keeps in each
+appending transaction (``schema.ROLLUP_*``), a few rows each however long the log.
+
+The seed's own two queries over ``mt_events`` stay here verbatim: they are the users' SQL, which
+runs unchanged against our tables, and the tests check that the rollups answer the same.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,7 @@ import asyncpg
 from ..stats import CostStat, MemoryStat, ToolStat
 from .errors import store_errors
 
-# The seed's "top 10 tools by usage per repo", with an optional repo filter.
-TOP_TOOLS = """
+SEED_TOP_TOOLS = """
 SELECT
     data->>'Repo'      AS repo,
     data->>'ToolName'  AS tool_name,
@@ -18,14 +22,13 @@ SELECT
     AVG((data->>'DurationMs')::bigint) AS avg_duration_ms,
     SUM(CASE WHEN data->>'IsMcp' = 'true' THEN 1 ELSE 0 END) AS mcp_calls
 FROM mt_events
-WHERE type = 'tool_used' AND ($1::text IS NULL OR data->>'Repo' = $1)
+WHERE type = 'tool_used'
 GROUP BY repo, tool_name
 ORDER BY uses DESC
-LIMIT 10
+LIMIT 10;
 """
 
-# The seed's "memory quality: recall hit-rate by agent", verbatim.
-MEMORY_QUALITY = """
+SEED_MEMORY_QUALITY = """
 SELECT
     data->>'AgentId'      AS agent_id,
     COUNT(*)              AS total_hits,
@@ -36,18 +39,24 @@ SELECT
 FROM mt_events
 WHERE type = 'memory_hit_used'
 GROUP BY agent_id
-ORDER BY used_pct DESC
+ORDER BY used_pct DESC;
+"""
+
+_TOP_TOOLS = """
+SELECT repo, tool_name, uses, duration_ms_sum / nullif(duration_ms_count, 0) AS avg_duration_ms, mcp_calls
+FROM ce_rollup_tools WHERE $1::text IS NULL OR repo = $1
+ORDER BY uses DESC, repo, tool_name
+LIMIT 10
+"""
+
+_MEMORY_QUALITY = """
+SELECT agent_id, total_hits, used_count, round(100.0 * used_count / total_hits, 1) AS used_pct
+FROM ce_rollup_memory_hits
+ORDER BY used_pct DESC, agent_id
 """
 
 _COST = """
-SELECT {key} AS key,
-       COALESCE(SUM((data->>'InputTokens')::bigint), 0) AS input_tokens,
-       COALESCE(SUM((data->>'OutputTokens')::bigint), 0) AS output_tokens,
-       COALESCE(SUM((data->>'CostUsd')::numeric), 0) AS cost_usd,
-       COUNT(*) AS turns
-FROM mt_events
-WHERE type = 'token_usage' {where}
-GROUP BY 1
+SELECT key, input_tokens, output_tokens, cost_usd, turns FROM ce_rollup_cost WHERE scope = $1
 ORDER BY cost_usd DESC, key
 LIMIT 25
 """
@@ -62,23 +71,22 @@ class PostgresStats:
             return await self._pool.fetch(sql, *args)
 
     async def top_tools(self, repo: str | None = None) -> list[ToolStat]:
-        rows = await self._fetch(TOP_TOOLS, repo)
-        return [ToolStat(r["repo"] or "", r["tool_name"] or "", r["uses"],
+        rows = await self._fetch(_TOP_TOOLS, repo)
+        return [ToolStat(r["repo"], r["tool_name"], r["uses"],
                          float(r["avg_duration_ms"]) if r["avg_duration_ms"] is not None else None,
                          r["mcp_calls"]) for r in rows]
 
     async def memory_quality(self) -> list[MemoryStat]:
         return [MemoryStat(r["agent_id"], r["total_hits"], r["used_count"], float(r["used_pct"]))
-                for r in await self._fetch(MEMORY_QUALITY)]
+                for r in await self._fetch(_MEMORY_QUALITY)]
 
     async def cost_by_agent(self) -> list[CostStat]:
-        return await self._cost("data->>'AgentId'", "")
+        return await self._cost("agent")
 
     async def cost_by_issue(self) -> list[CostStat]:
-        return await self._cost("stream_id", "AND COALESCE(data->>'Repo', '') <> '' "
-                                             "AND (data->>'IssueNumber')::int > 0")
+        return await self._cost("issue")
 
-    async def _cost(self, key: str, where: str) -> list[CostStat]:
-        rows = await self._fetch(_COST.format(key=key, where=where))
+    async def _cost(self, scope: str) -> list[CostStat]:
+        rows = await self._fetch(_COST, scope)
         return [CostStat(r["key"], r["input_tokens"], r["output_tokens"], float(r["cost_usd"]), r["turns"])
                 for r in rows]

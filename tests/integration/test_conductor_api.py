@@ -280,6 +280,5 @@ async def test_rebuild_beside_appends_keeps_every_document_and_index(db: asyncpg
     assert await db.fetchval("SELECT to_regclass('mt_doc_issuestatus__rebuild')") is None
     async with db.acquire() as conn:  # nothing is missing for the next start-up
         from eventstore.postgres import schema
-        assert await conn.fetchval(schema._COMPLETE, [*schema._RELATIONS, *(n for n, _ in schema._index_statements())],
-                                   schema.APPEND_FUNCTION_VERSION)
+        assert await schema.is_complete(conn)
         await migrate(conn)

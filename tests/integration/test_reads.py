@@ -8,37 +8,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.http.app import create_app
 from bot.http.app_keys import ApiDeps
 from eventstore.postgres.read_models import PostgresReadModels
+from eventstore.postgres.stats import SEED_MEMORY_QUALITY, SEED_TOP_TOOLS
 from eventstore.postgres.store import PostgresEventStore
 
 from ..conftest import FakeClock
-
-SEED_TOP_TOOLS = """
-SELECT
-    data->>'Repo'      AS repo,
-    data->>'ToolName'  AS tool_name,
-    COUNT(*)           AS uses,
-    AVG((data->>'DurationMs')::bigint) AS avg_duration_ms,
-    SUM(CASE WHEN data->>'IsMcp' = 'true' THEN 1 ELSE 0 END) AS mcp_calls
-FROM mt_events
-WHERE type = 'tool_used'
-GROUP BY repo, tool_name
-ORDER BY uses DESC
-LIMIT 10;
-"""
-
-SEED_MEMORY_QUALITY = """
-SELECT
-    data->>'AgentId'      AS agent_id,
-    COUNT(*)              AS total_hits,
-    SUM(CASE WHEN data->>'UsedInOutput' = 'true' THEN 1 ELSE 0 END) AS used_count,
-    ROUND(
-        100.0 * SUM(CASE WHEN data->>'UsedInOutput' = 'true' THEN 1 ELSE 0 END) / COUNT(*), 1
-    ) AS used_pct
-FROM mt_events
-WHERE type = 'memory_hit_used'
-GROUP BY agent_id
-ORDER BY used_pct DESC;
-"""
 
 
 async def post(api: TestClient, body: dict) -> dict:
