@@ -76,9 +76,7 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)  # type: ignore[arg-type]
+    return settings.model_copy(update=changes)
 
 
 async def _serve(settings: Settings) -> int:

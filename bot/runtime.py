@@ -158,7 +158,7 @@ class Service:
         dsn = self.dsn
         wakeups = EventWakeups(connector(dsn))
         stop = asyncio.Event()
-        token = settings.discord_token
+        token = settings.discord_token.get_secret_value()
 
         async def run_bot() -> None:
             components.set("discord", "connecting", "logging in")

@@ -1,78 +1,156 @@
-"""Settings, read once from the environment by the composition root (never at import time).
+"""Settings: a pydantic-settings model, read once from the environment by the composition root
+(never at import time).
 
-Every setting is documented in the README's settings table; keep the two in step.
+Every setting is an environment variable named in its field's ``validation_alias`` and documented
+in the README's settings table; keep the two in step. A value that cannot be used is a
+SettingsError naming the variable, which the CLI prints as one line (exit code 2).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .credentials import Credentials, CredentialsError
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Given either as the variable or as a file named by NAME_FILE (a mounted secret).
+SECRETS = ("DISCORD_TOKEN", "CONDUCTOR_E_AGENT_TOKENS", "CONDUCTOR_E_OPERATOR_TOKENS")
 
 
 class SettingsError(ValueError):
     pass
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{name} must be true or false, not {raw!r}")
-
-
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
-    if value < minimum or value != value:
-        raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}")
+def _snowflake(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise ValueError("must be a Discord id (digits)")
     return value
 
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+def _port(value: Any) -> Any:
+    # "8080.0" or "+80" would pass lax int parsing; a port is written as digits.
+    if isinstance(value, str) and not value.strip().isdigit() or not 0 <= int(value) <= 65535:
+        raise ValueError("must be a port number from 0 to 65535")
+    return value
 
 
-def _port(env: Mapping[str, str]) -> int:
-    raw = env.get("PORT", "").strip()
-    if not raw:
-        return Settings.port
-    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
-        raise SettingsError(f"PORT must be a port number from 0 to 65535, not {raw!r}")
-    return int(raw)
+def _log_level(value: str) -> str:
+    if value.strip().upper() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return value.strip().upper()
 
 
-def _log_level(env: Mapping[str, str]) -> str:
-    raw = env.get("LOG_LEVEL", "").strip()
-    if not raw:
-        return Settings.log_level
-    if raw.upper() not in LOG_LEVELS:
-        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {raw!r}")
-    return raw.upper()
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
 
 
-def _snowflake(env: Mapping[str, str], name: str) -> int | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise SettingsError(f"{name} must be a Discord id (digits), not {raw!r}")
-    return int(raw)
+DiscordId = Annotated[int | None, BeforeValidator(_snowflake)]
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("conductor-e"))
+
+
+class Settings(BaseSettings):
+    # Settings() alone is the defaults; from_env reads the environment (or a given mapping).
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, env_ignore_empty=True,
+                                      validate_by_name=True, validate_by_alias=True,
+                                      arbitrary_types_allowed=True, str_strip_whitespace=True)
+
+    host: str = Field("0.0.0.0", validation_alias="HOST")
+    port: Annotated[int, BeforeValidator(_port)] = Field(8080, validation_alias="PORT")
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    data_dir: Annotated[Path, AfterValidator(Path.expanduser)] = Field(default_factory=default_data_dir,
+                                                                       validation_alias="CONDUCTOR_E_DATA_DIR")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, validation_alias="MAX_BODY_BYTES")
+    http_timeout_seconds: float = Field(15.0, ge=0.5, allow_inf_nan=False, validation_alias="HTTP_TIMEOUT_SECONDS")
+    log_level: Annotated[str, AfterValidator(_log_level)] = Field("INFO", validation_alias="LOG_LEVEL")
+    agent_online_minutes: float = Field(3.0, ge=0.01, allow_inf_nan=False, validation_alias="AGENT_ONLINE_MINUTES")
+    heartbeat_timeout_minutes: float = Field(10.0, ge=0.01, allow_inf_nan=False,
+                                             validation_alias="HEARTBEAT_TIMEOUT_MINUTES")
+    discord_token: Annotated[SecretStr | None, BeforeValidator(_blank_is_none)] = Field(
+        None, validation_alias="DISCORD_TOKEN")
+    # Parsed from CONDUCTOR_E_AGENT_TOKENS and CONDUCTOR_E_OPERATOR_TOKENS (see _credentials).
+    credentials: Credentials = Field(default_factory=Credentials)
+    discord_guild_id: DiscordId = Field(None, validation_alias="DISCORD_GUILD_ID")
+    discord_channel_id: DiscordId = Field(None, validation_alias="DISCORD_CHANNEL_ID")
+    discord_gate_role_id: DiscordId = Field(None, validation_alias="DISCORD_GATE_ROLE_ID")
+    discord_tool_events: bool = Field(False, validation_alias="DISCORD_TOOL_EVENTS")
+    discord_tool_fold_seconds: float = Field(5.0, ge=0.1, allow_inf_nan=False, validation_alias="DISCORD_TOOL_FOLD_SECONDS")
+    discord_retry_seconds: float = Field(5.0, ge=0.1, allow_inf_nan=False, validation_alias="DISCORD_RETRY_SECONDS")
+    discord_api_base_url: str = Field(DISCORD_API_BASE, validation_alias="DISCORD_API_BASE_URL")
+    discord_gateway_url: str = Field(DISCORD_GATEWAY, validation_alias="DISCORD_GATEWAY_URL")
+    human_gate_reminder_minutes: float = Field(30.0, ge=0.01, allow_inf_nan=False,
+                                               validation_alias="HUMAN_GATE_REMINDER_MINUTES")
+
+    @model_validator(mode="after")
+    def _channel_with_token(self) -> Settings:
+        if self.discord_token is not None and self.discord_channel_id is None:
+            raise ValueError("DISCORD_CHANNEL_ID is required when DISCORD_TOKEN is set")
+        return self
+
+    @property
+    def discord_enabled(self) -> bool:
+        return self.discord_token is not None
+
+    # Settings(...) is what it is given; from_env reads the environment too (see _FromEnvironment).
+    reads_environment: ClassVar[bool] = False
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings) if cls.reads_environment else (init_settings,)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """The settings the process's environment gives; SettingsError if one cannot be used."""
+        secrets = {name: _secret_text(os.environ, name).strip() for name in SECRETS}
+        given: dict[str, Any] = {"credentials": _credentials(secrets)}
+        if secrets["DISCORD_TOKEN"]:  # from the variable or its _FILE
+            given["DISCORD_TOKEN"] = secrets["DISCORD_TOKEN"]
+        try:
+            return _FromEnvironment(**given)
+        except ValidationError as exc:
+            raise SettingsError(_first_problem(exc)) from None
+
+
+class _FromEnvironment(Settings):
+    """Settings read by pydantic-settings from the environment, under each field's alias."""
+
+    reads_environment = True
+
+
+# pydantic's error types, as the README words them.
+_MEANINGS = {"int_parsing": "must be a whole number", "float_parsing": "must be a number",
+             "finite_number": "must be a finite number", "bool_parsing": "must be true or false"}
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """One line naming the variable: ``PORT must be a port number from 0 to 65535, not '99999'``."""
+    error = exc.errors(include_url=False)[0]
+    if not error["loc"]:  # a rule across settings: its message names them
+        return error["msg"].removeprefix("Value error, ")
+    context = error.get("ctx", {})
+    if error["type"] == "greater_than_equal":
+        meaning = f"must be at least {context['ge']}"
+    elif error["type"] == "value_error":
+        meaning = str(context.get("error", error["msg"]))
+    else:
+        meaning = _MEANINGS.get(error["type"], error["msg"].lower())
+    return f"{error['loc'][0]} {meaning}, not {error['input']!r}"
 
 
 def _secret_text(env: Mapping[str, str], name: str) -> str:
@@ -90,79 +168,6 @@ def _secret_text(env: Mapping[str, str], name: str) -> str:
 
 def _credentials(env: Mapping[str, str]) -> Credentials:
     try:
-        return Credentials.parse(_secret_text(env, "CONDUCTOR_E_AGENT_TOKENS"),
-                                 _secret_text(env, "CONDUCTOR_E_OPERATOR_TOKENS"))
+        return Credentials.parse(env.get("CONDUCTOR_E_AGENT_TOKENS", ""), env.get("CONDUCTOR_E_OPERATOR_TOKENS", ""))
     except CredentialsError as exc:
         raise SettingsError(str(exc)) from None
-
-
-def default_data_dir(env: Mapping[str, str]) -> Path:
-    configured = env.get("CONDUCTOR_E_DATA_DIR", "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("conductor-e"))
-
-
-@dataclass(frozen=True)
-class Settings:
-    host: str = "0.0.0.0"
-    port: int = 8080
-    database_url: str | None = None
-    data_dir: Path = Path(".conductor-e")
-    max_body_bytes: int = 256 * 1024
-    http_timeout_seconds: float = 15.0
-    log_level: str = "INFO"
-    agent_online_minutes: float = 3.0
-    heartbeat_timeout_minutes: float = 10.0
-    discord_token: str | None = field(default=None, repr=False)
-    credentials: Credentials = field(default_factory=Credentials)
-    discord_guild_id: int | None = None
-    discord_channel_id: int | None = None
-    discord_gate_role_id: int | None = None
-    discord_tool_events: bool = False
-    discord_tool_fold_seconds: float = 5.0
-    discord_retry_seconds: float = 5.0
-    discord_api_base_url: str = DISCORD_API_BASE
-    discord_gateway_url: str = DISCORD_GATEWAY
-    human_gate_reminder_minutes: float = 30.0
-
-    @property
-    def discord_enabled(self) -> bool:
-        return bool(self.discord_token)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        token = _secret_text(env, "DISCORD_TOKEN").strip() or None
-        settings = cls(
-            host=env.get("HOST", cls.host),
-            port=_port(env),
-            database_url=env.get("DATABASE_URL", "").strip() or None,
-            data_dir=default_data_dir(env),
-            max_body_bytes=int(_number(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024)),
-            http_timeout_seconds=_number(env, "HTTP_TIMEOUT_SECONDS", cls.http_timeout_seconds, minimum=0.5),
-            log_level=_log_level(env),
-            agent_online_minutes=_number(env, "AGENT_ONLINE_MINUTES", cls.agent_online_minutes, minimum=0.01),
-            heartbeat_timeout_minutes=_number(
-                env, "HEARTBEAT_TIMEOUT_MINUTES", cls.heartbeat_timeout_minutes, minimum=0.01
-            ),
-            discord_token=token,
-            credentials=_credentials(env),
-            discord_guild_id=_snowflake(env, "DISCORD_GUILD_ID"),
-            discord_channel_id=_snowflake(env, "DISCORD_CHANNEL_ID"),
-            discord_gate_role_id=_snowflake(env, "DISCORD_GATE_ROLE_ID"),
-            discord_tool_events=_bool(env, "DISCORD_TOOL_EVENTS", False),
-            discord_tool_fold_seconds=_number(env, "DISCORD_TOOL_FOLD_SECONDS", cls.discord_tool_fold_seconds,
-                                              minimum=0.1),
-            discord_retry_seconds=_number(env, "DISCORD_RETRY_SECONDS", cls.discord_retry_seconds, minimum=0.1),
-            discord_api_base_url=env.get("DISCORD_API_BASE_URL", "").strip() or DISCORD_API_BASE,
-            discord_gateway_url=env.get("DISCORD_GATEWAY_URL", "").strip() or DISCORD_GATEWAY,
-            human_gate_reminder_minutes=_number(
-                env, "HUMAN_GATE_REMINDER_MINUTES", cls.human_gate_reminder_minutes, minimum=0.01
-            ),
-        )
-        if token and settings.discord_channel_id is None:
-            raise SettingsError("DISCORD_CHANNEL_ID is required when DISCORD_TOKEN is set")
-        return settings

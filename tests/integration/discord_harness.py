@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -17,13 +16,13 @@ from ..conftest import TEST_CREDENTIALS, FakeClock
 
 
 def settings_for(fake: FakeDiscord, **overrides: Any) -> Settings:
-    base = Settings(
+    base: dict[str, Any] = dict(
         host="127.0.0.1", port=0, discord_token="test-token", discord_guild_id=int(fake.guild_id),
         discord_channel_id=int(fake.channel_id), discord_gate_role_id=int(fake.role(GATE_ROLE).id or 0),
         discord_api_base_url=fake.api_base, discord_gateway_url=fake.gateway_url,
         discord_tool_fold_seconds=0.3, credentials=TEST_CREDENTIALS,
     )
-    return replace(base, **overrides)
+    return Settings(**(base | overrides))
 
 
 class Rig:

@@ -3,7 +3,6 @@ never called stuck, and events are stamped with the database's time."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
@@ -23,7 +22,7 @@ def skewed(by: timedelta):  # type: ignore[no-untyped-def]
 
 
 async def test_skewed_processes_share_the_databases_clock(pg_server_dsn: str, db: asyncpg.Pool) -> None:
-    settings = replace(Settings(), host="127.0.0.1", port=0)
+    settings = Settings(host="127.0.0.1", port=0)
     ahead = Service(settings, dsn=pg_server_dsn, local_clock=skewed(SKEW))
     behind = Service(settings, dsn=pg_server_dsn, local_clock=skewed(-SKEW))
     async with ahead, behind, aiohttp.ClientSession() as http:

@@ -1,4 +1,4 @@
-"""Build recorded events without a database, for the pure folds and rules."""
+"""Build recorded events without a database, for the pure folds and rules; settings from a given environment."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import itertools
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from bot.settings import SECRETS, Settings
 from eventstore.events import parse_event
 from eventstore.naming import pascal_key
 from eventstore.store import RecordedEvent
@@ -33,3 +36,16 @@ def pascal_keys(value: object) -> object:
 
 
 ISSUE = {"repo": "acme/app", "issueNumber": 7}
+
+
+def from_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
+    """``Settings.from_env()`` with exactly ``env`` among the variables it reads."""
+    for field in Settings.model_fields.values():
+        if isinstance(field.validation_alias, str):
+            monkeypatch.delenv(field.validation_alias, raising=False)
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_env()

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.credentials import Credentials, InvalidCredential
-from bot.settings import Settings, SettingsError
+from bot.settings import SettingsError
 from eventstore.authorization import ANONYMOUS, Caller, Role
+
+from .helpers import from_env
 
 A = "a" * 32
 B = "b" * 32
@@ -44,32 +46,35 @@ def test_rotation_two_tokens_for_one_agent_and_a_file_with_lines_and_comments() 
     (f"dev-e-1={A}", f"carol={A}", "twice"),
     (f"={A}", "", "name=token"),
 ])
-def test_unusable_lists_are_refused_without_showing_a_token(agents: str, operators: str, says: str) -> None:
+def test_unusable_lists_are_refused_without_showing_a_token(agents: str, operators: str, says: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as caught:
-        Settings.from_env({"CONDUCTOR_E_AGENT_TOKENS": agents, "CONDUCTOR_E_OPERATOR_TOKENS": operators})
+        from_env(monkeypatch, {"CONDUCTOR_E_AGENT_TOKENS": agents, "CONDUCTOR_E_OPERATOR_TOKENS": operators})
     assert says in str(caught.value) and A not in str(caught.value) and "short" not in str(caught.value)
 
 
-def test_file_variants_and_secrets_kept_out_of_the_settings_repr(tmp_path: Path) -> None:
+def test_file_variants_and_secrets_kept_out_of_the_settings_repr(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "agents").write_text(f"dev-e-1={A}\n")
     (tmp_path / "operators").write_text(f"carol={C}\n")
     (tmp_path / "discord").write_text("discord-secret-token\n")
-    settings = Settings.from_env({
+    settings = from_env(monkeypatch, {
         "CONDUCTOR_E_AGENT_TOKENS_FILE": str(tmp_path / "agents"),
         "CONDUCTOR_E_OPERATOR_TOKENS_FILE": str(tmp_path / "operators"),
         "DISCORD_TOKEN_FILE": str(tmp_path / "discord"), "DISCORD_CHANNEL_ID": "1",
     })
     assert settings.credentials.caller(f"Bearer {A}") == Caller(Role.AGENT, "dev-e-1")
     assert settings.credentials.caller(f"Bearer {C}") == Caller(Role.OPERATOR, "carol")
-    assert settings.discord_token == "discord-secret-token"
+    assert settings.discord_token is not None and settings.discord_token.get_secret_value() == "discord-secret-token"
     for secret in (A, C, "discord-secret-token"):
         assert secret not in repr(settings)
 
 
-def test_a_file_variant_that_cannot_be_read_or_clashes_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_file_variant_that_cannot_be_read_or_clashes_is_a_clear_error(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError, match="CONDUCTOR_E_AGENT_TOKENS_FILE: cannot read"):
-        Settings.from_env({"CONDUCTOR_E_AGENT_TOKENS_FILE": str(tmp_path / "missing")})
+        from_env(monkeypatch, {"CONDUCTOR_E_AGENT_TOKENS_FILE": str(tmp_path / "missing")})
     (tmp_path / "agents").write_text(f"dev-e-1={A}")
     with pytest.raises(SettingsError, match="not both"):
-        Settings.from_env({"CONDUCTOR_E_AGENT_TOKENS": f"x={B}",
-                           "CONDUCTOR_E_AGENT_TOKENS_FILE": str(tmp_path / "agents")})
+        from_env(monkeypatch, {"CONDUCTOR_E_AGENT_TOKENS": f"x={B}",
+                               "CONDUCTOR_E_AGENT_TOKENS_FILE": str(tmp_path / "agents")})
