@@ -6,6 +6,7 @@ Every setting is documented in the README's settings table; keep the two in step
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,9 @@ from .credentials import Credentials, CredentialsError
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg"
+GITHUB_API = "https://api.github.com"
+MERGE_METHODS = ("merge", "squash", "rebase")
+_AGENT = re.compile(r"^[^\s#/,][^\s#/,]{0,199}$")  # an agent id without a pod suffix
 
 
 class SettingsError(ValueError):
@@ -96,6 +100,43 @@ def _credentials(env: Mapping[str, str]) -> Credentials:
         raise SettingsError(str(exc)) from None
 
 
+def _agents(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of agent ids (no pods: ``dev-e-1``, not ``dev-e-1/abc12``), in order, once each."""
+    agents = [a.strip() for a in env.get(name, "").split(",") if a.strip()]
+    for agent in agents:
+        if not _AGENT.match(agent):
+            raise SettingsError(f"{name}: {agent[:60]!r} is not an agent id (1-200 characters without spaces, "
+                                "'#', '/' or ','; list agents, not their pods)")
+    return tuple(dict.fromkeys(agents))
+
+
+VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
+
+
+def _valkey_url(env: Mapping[str, str]) -> str | None:
+    url = _secret_text(env, "VALKEY_URL").strip() or None
+    if url is not None and url.partition("://")[0].lower() not in VALKEY_SCHEMES:
+        # Not echoed: the URL may hold a password.
+        raise SettingsError("VALKEY_URL must start with redis://, rediss://, valkey://, valkeys:// or unix://")
+    return url
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    url = env.get(name, "").strip() or default
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, not {url[:80]!r}")
+    return url.rstrip("/")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     configured = env.get("CONDUCTOR_E_DATA_DIR", "").strip()
     if configured:
@@ -118,6 +159,12 @@ class Settings:
     heartbeat_timeout_minutes: float = 10.0
     discord_token: str | None = field(default=None, repr=False)
     credentials: Credentials = field(default_factory=Credentials)
+    # Assignments pushed to Valkey/Redis, and the agents the dispatcher hands work to.
+    valkey_url: str | None = field(default=None, repr=False)  # may hold a password
+    dispatch_agents: tuple[str, ...] = ()
+    github_token: str | None = field(default=None, repr=False)
+    github_api_url: str = GITHUB_API
+    github_merge_method: str = MERGE_METHODS[0]
     discord_guild_id: int | None = None
     discord_channel_id: int | None = None
     discord_gate_role_id: int | None = None
@@ -150,6 +197,11 @@ class Settings:
             ),
             discord_token=token,
             credentials=_credentials(env),
+            valkey_url=_valkey_url(env),
+            dispatch_agents=_agents(env, "DISPATCH_AGENTS"),
+            github_token=_secret_text(env, "GITHUB_TOKEN").strip() or None,
+            github_api_url=_http_url(env, "GITHUB_API_URL", GITHUB_API),
+            github_merge_method=_choice(env, "GITHUB_MERGE_METHOD", MERGE_METHODS),
             discord_guild_id=_snowflake(env, "DISCORD_GUILD_ID"),
             discord_channel_id=_snowflake(env, "DISCORD_CHANNEL_ID"),
             discord_gate_role_id=_snowflake(env, "DISCORD_GATE_ROLE_ID"),
