@@ -7,8 +7,8 @@ fail the check: agents' appends never depend on it); 503 only when the database 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from eventstore.store import EventStore, StoreUnavailable
@@ -23,7 +23,8 @@ PING_TIMEOUT = 1.0  # seconds: a stalled database is "down" well within an agent
 class HealthCheck:
     store: EventStore
     components: Components
-    delivery_lag: Callable[[], Awaitable[Lag]] | None = None  # None: no Discord delivery here
+    # How far each checkpointed reader (``delivery`` to Discord, ``valkey``) is behind the store, by component.
+    lags: Mapping[str, Callable[[], Awaitable[Lag]]] = field(default_factory=dict)
     parked: Callable[[], list[dict[str, Any]]] = lambda: []  # issues whose Discord delivery waits
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
@@ -36,13 +37,14 @@ class HealthCheck:
             parts["database"] = {"state": "down", "detail": _reason(exc)}
             return False, {"status": "unavailable", "database": "down", "components": parts}
         parts["database"] = {"state": "up"}
-        if self.delivery_lag is not None and "delivery" in parts:
+        for name, lag_of in self.lags.items():
+            if name not in parts:
+                continue
             try:
-                lag = await asyncio.wait_for(self.delivery_lag(), PING_TIMEOUT)
+                lag = await asyncio.wait_for(lag_of(), PING_TIMEOUT)
             except (TimeoutError, StoreUnavailable):
-                pass  # the database answered the ping a moment ago; the lag waits for the next look
-            else:
-                parts["delivery"].update(lagEvents=lag.events, lagSeconds=round(lag.seconds, 3))
+                continue  # the database answered the ping a moment ago; the lag waits for the next look
+            parts[name].update(lagEvents=lag.events, lagSeconds=round(lag.seconds, 3))
         if "delivery" in parts:
             parts["delivery"]["parked"] = self.parked()
         return True, {"status": "ok", "database": "up", "components": parts}

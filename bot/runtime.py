@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,6 +20,7 @@ from commands.services import BotServices
 from eventstore.postgres.connections import Pool, connector
 from eventstore.postgres.liveness import Liveness
 from eventstore.postgres.read_models import PostgresReadModels
+from eventstore.postgres.schema import VALKEY_LOCK
 from eventstore.postgres.stats import PostgresStats
 from eventstore.postgres.store import PostgresEventStore
 from eventstore.postgres.subscriptions import (
@@ -34,6 +36,8 @@ from .discord.client import ConductorBot, point_discord_py_at
 from .discord.notifier import NAME as NOTIFIER_NAME
 from .discord.notifier import DiscordNotifier
 from .discord.poster import DiscordPoster
+from .dispatcher import Dispatcher
+from .github import GitHubMerger
 from .health import HealthCheck
 from .http.app import create_app
 from .http.app_keys import ApiDeps
@@ -41,6 +45,9 @@ from .logs import quiet_client_mistakes
 from .scheduler import RigScheduler
 from .settings import Settings
 from .supervision import Components, supervise
+from .valkey.publisher import NAME as PUBLISHER_NAME
+from .valkey.publisher import AssignmentPublisher
+from .valkey.streams import ValkeyAssignments, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,8 @@ class Service:
     scheduler: RigScheduler | None = None
     bot: ConductorBot | None = None
     notifier: DiscordNotifier | None = None
+    dispatcher: Dispatcher | None = None
+    publisher: AssignmentPublisher | None = None
     discord_ready_timeout: float = 2.0
     components: Components = field(default_factory=Components)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -96,15 +105,25 @@ class Service:
 
         read_models = PostgresReadModels(self.pool, liveness)
         checkpoints = PostgresCheckpoints(self.pool)
-        health = HealthCheck(self.store, self.components,
-                             delivery_lag=(lambda: checkpoints.lag(NOTIFIER_NAME)) if settings.discord_enabled else None,
+        lags = {"delivery": lambda: checkpoints.lag(NOTIFIER_NAME)} if settings.discord_enabled else {}
+        if settings.valkey_url:
+            lags["valkey"] = lambda: checkpoints.lag(PUBLISHER_NAME)
+        health = HealthCheck(self.store, self.components, lags=lags,
                              parked=lambda: self.notifier.parked() if self.notifier is not None else [])
+        merger = None
+        if settings.github_token:
+            merger = GitHubMerger(settings.github_api_url, settings.github_token.get_secret_value(),
+                                  method=settings.github_merge_method)
+            stack.push_async_callback(merger.close)
+        if settings.dispatch_agents:
+            self.dispatcher = Dispatcher(self.store, read_models, settings.dispatch_agents)
         if not settings.discord_enabled:
             self.components.set("discord", "disabled", "no DISCORD_TOKEN")
         app = create_app(ApiDeps(
             store=self.store, read_models=read_models, clock=self.clock,
             max_body_bytes=settings.max_body_bytes, agent_online=timedelta(minutes=settings.agent_online_minutes),
             credentials=settings.credentials, health=health, http_timeout=settings.http_timeout_seconds,
+            merger=merger,
         ))
         quiet_client_mistakes()
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -121,14 +140,67 @@ class Service:
             heartbeat_timeout=timedelta(minutes=settings.heartbeat_timeout_minutes),
             reminder_interval=timedelta(minutes=settings.human_gate_reminder_minutes),
             report=lambda state, detail: self.components.set("scheduler", state, detail),
+            dispatch=self.dispatcher.tick if self.dispatcher is not None else None,
         )
         self.scheduler.start()
         stack.callback(self.scheduler.shutdown)
+        await self._start_assignments(read_models)
 
         if settings.discord_enabled:
             await self._start_discord(read_models)
         else:
             log.warning("no DISCORD_TOKEN set: running API-only (no Discord bot)")
+
+    async def _start_assignments(self, read_models: PostgresReadModels) -> None:
+        """The dispatcher (``DISPATCH_AGENTS``) and the publisher of assignments to Valkey
+        (``VALKEY_URL``): readers woken by the store's NOTIFY, each restarting itself after any error."""
+        settings, components = self.settings, self.components
+        assert self.store is not None and self.pool is not None and self.dsn is not None
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        wakeups: list[EventWakeups] = []
+        sink: ValkeyAssignments | None = None
+
+        def reporter(name: str) -> Callable[[str, str | None], None]:
+            return lambda state, detail: components.set(name, state, detail)
+
+        if self.dispatcher is not None:
+            dispatcher, woken = self.dispatcher, EventWakeups(connector(self.dsn))
+            wakeups.append(woken)
+            log.info("dispatching queued work to %s", ", ".join(dispatcher.agents))
+            components.set("dispatcher", "starting")
+            tasks.append(asyncio.create_task(supervise(
+                "dispatcher", lambda: dispatcher.run(woken, stop, reporter("dispatcher")), components, stop,
+                reset=woken.close), name="dispatcher"))
+        else:
+            components.set("dispatcher", "disabled", "no DISPATCH_AGENTS")
+        if settings.valkey_url:
+            sink = ValkeyAssignments(settings.valkey_url.get_secret_value())
+            publisher = self.publisher = AssignmentPublisher(self.store, read_models, PostgresCheckpoints(self.pool),
+                                                             sink, agents=settings.dispatch_agents)
+            leased = EventWakeups(connector(self.dsn), lease=VALKEY_LOCK)  # one process publishes
+            wakeups.append(leased)
+            log.info("publishing assignments to Valkey at %s", safe_url(settings.valkey_url.get_secret_value()))
+            components.set("valkey", "starting")
+            tasks.append(asyncio.create_task(supervise(
+                "valkey", lambda: publisher.run(leased, stop, reporter("valkey")), components, stop,
+                reset=leased.close), name="valkey-publisher"))
+        else:
+            components.set("valkey", "disabled", "no VALKEY_URL")
+
+        async def stop_assignments() -> None:
+            stop.set()
+            if tasks:  # each finishes the publish or the decision in hand (bounded)
+                _, late = await asyncio.wait(tasks, timeout=10)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for woken in wakeups:
+                await woken.close()
+            if sink is not None:
+                await sink.close()
+
+        self._stack.push_async_callback(stop_assignments)
 
     async def _start_discord(self, read_models: PostgresReadModels) -> None:
         settings, stack, components, clock = self.settings, self._stack, self.components, self.clock

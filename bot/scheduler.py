@@ -1,16 +1,17 @@
 """APScheduler only triggers: one job, ``tick``, every ``tick_seconds``, asks the store what is due.
 
-Each tick runs the no-heartbeat rule over every assignment and appends the gate reminders that are
-due (``eventstore.conductor``). What is due is decided from the store and the rig's clock, never
-from jobs kept in memory, so gates opened by another process or before a restart get their
-reminders, a closed gate simply has none due, and two processes never repeat one (the ids derive
-from the gate and the interval). A reminder is late by at most one tick.
+Each tick runs the no-heartbeat rule over every assignment, appends the gate reminders that are
+due (``eventstore.conductor``) and, with a dispatcher, hands queued work to its idle agents. What
+is due is decided from the store and the rig's clock, never from jobs kept in memory, so gates
+opened by another process or before a restart get their reminders, a closed gate simply has none
+due, and two processes never repeat one (the ids derive from the gate and the interval). A
+reminder is late by at most one tick.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -34,8 +35,11 @@ def tick_seconds(heartbeat_timeout: timedelta, reminder_interval: timedelta) -> 
 class RigScheduler:
     def __init__(self, store: EventStore, clock: Clock, *, heartbeat_timeout: timedelta,
                  reminder_interval: timedelta,
-                 report: Callable[[str, str | None], None] = lambda state, detail: None) -> None:
+                 report: Callable[[str, str | None], None] = lambda state, detail: None,
+                 dispatch: Callable[[], Awaitable[int]] | None = None) -> None:
+        """``dispatch``: the dispatcher's backstop (``Dispatcher.tick``), run at every tick when given."""
         self._store = store
+        self._dispatch = dispatch
         self._clock = clock
         self._heartbeat_timeout = heartbeat_timeout
         self._reminder_interval = reminder_interval
@@ -62,6 +66,8 @@ class RigScheduler:
         try:
             stuck = await detect_silent_assignees(self._store, now, self._heartbeat_timeout)
             recorded = await remind_open_gates(self._store, now, self._reminder_interval)
+            if self._dispatch is not None:
+                await self._dispatch()
         except StoreUnavailable as exc:
             self._skipped(exc)
             return

@@ -9,20 +9,24 @@ SettingsError naming the variable, which the CLI prints as one line (exit code 2
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .credentials import Credentials, CredentialsError
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg"
+GITHUB_API = "https://api.github.com"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
+_AGENT = re.compile(r"^[^\s#/,][^\s#/,]{0,199}$")  # an agent id without a pod suffix
 # Given either as the variable or as a file named by NAME_FILE (a mounted secret).
-SECRETS = ("DISCORD_TOKEN", "CONDUCTOR_E_AGENT_TOKENS", "CONDUCTOR_E_OPERATOR_TOKENS")
+SECRETS = ("DISCORD_TOKEN", "CONDUCTOR_E_AGENT_TOKENS", "CONDUCTOR_E_OPERATOR_TOKENS", "VALKEY_URL", "GITHUB_TOKEN")
 
 
 class SettingsError(ValueError):
@@ -42,10 +46,40 @@ def _port(value: Any) -> Any:
     return value
 
 
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def _log_level(value: str) -> str:
     if value.strip().upper() not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
     return value.strip().upper()
+
+
+def _agents(value: Any) -> Any:
+    """A comma-separated list of agent ids (``dev-e-1``, not its pods ``dev-e-1/abc12``), in order, once each."""
+    if not isinstance(value, str):
+        return value
+    agents = [a.strip() for a in value.split(",") if a.strip()]
+    for agent in agents:
+        if not _AGENT.match(agent):
+            raise ValueError(f"{agent[:60]!r} is not an agent id (1-200 characters without spaces, "
+                             "'#', '/' or ','; list agents, not their pods)")
+    return tuple(dict.fromkeys(agents))
+
+
+def _valkey_url(value: Any) -> Any:
+    value = _blank_is_none(value)
+    if isinstance(value, str) and value.strip().partition("://")[0].lower() not in VALKEY_SCHEMES:
+        # Not echoed (see _first_problem): the URL may hold a password.
+        raise ValueError("must start with redis://, rediss://, valkey://, valkeys:// or unix://")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
 
 
 def _blank_is_none(value: Any) -> Any:
@@ -82,6 +116,17 @@ class Settings(BaseSettings):
         None, validation_alias="DISCORD_TOKEN")
     # Parsed from CONDUCTOR_E_AGENT_TOKENS and CONDUCTOR_E_OPERATOR_TOKENS (see _credentials).
     credentials: Credentials = Field(default_factory=Credentials)
+    # Assignments pushed to Valkey/Redis (the URL may hold a password), the agents the dispatcher
+    # hands work to, and merging through GitHub.
+    valkey_url: Annotated[SecretStr | None, BeforeValidator(_valkey_url)] = Field(
+        None, validation_alias="VALKEY_URL")
+    dispatch_agents: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_agents)] = Field(
+        (), validation_alias="DISPATCH_AGENTS")
+    github_token: Annotated[SecretStr | None, BeforeValidator(_blank_is_none)] = Field(
+        None, validation_alias="GITHUB_TOKEN")
+    github_api_url: Annotated[str, AfterValidator(_http_url)] = Field(GITHUB_API, validation_alias="GITHUB_API_URL")
+    github_merge_method: Annotated[Literal["merge", "squash", "rebase"], BeforeValidator(_lower)] = Field(
+        "merge", validation_alias="GITHUB_MERGE_METHOD")
     discord_guild_id: DiscordId = Field(None, validation_alias="DISCORD_GUILD_ID")
     discord_channel_id: DiscordId = Field(None, validation_alias="DISCORD_CHANNEL_ID")
     discord_gate_role_id: DiscordId = Field(None, validation_alias="DISCORD_GATE_ROLE_ID")
@@ -119,8 +164,9 @@ class Settings(BaseSettings):
         """The settings the process's environment gives; SettingsError if one cannot be used."""
         secrets = {name: _secret_text(os.environ, name).strip() for name in SECRETS}
         given: dict[str, Any] = {"credentials": _credentials(secrets)}
-        if secrets["DISCORD_TOKEN"]:  # from the variable or its _FILE
-            given["DISCORD_TOKEN"] = secrets["DISCORD_TOKEN"]
+        for name in ("DISCORD_TOKEN", "VALKEY_URL", "GITHUB_TOKEN"):
+            if secrets[name]:  # from the variable or its _FILE
+                given[name] = secrets[name]
         try:
             return _FromEnvironment(**given)
         except ValidationError as exc:
@@ -148,9 +194,14 @@ def _first_problem(exc: ValidationError) -> str:
         meaning = f"must be at least {context['ge']}"
     elif error["type"] == "value_error":
         meaning = str(context.get("error", error["msg"]))
+    elif error["type"] == "literal_error":
+        meaning = f"must be one of {context['expected']}"
     else:
         meaning = _MEANINGS.get(error["type"], error["msg"].lower())
-    return f"{error['loc'][0]} {meaning}, not {error['input']!r}"
+    name = error["loc"][0]
+    if name in SECRETS:  # never echoed
+        return f"{name} {meaning}"
+    return f"{name} {meaning}, not {error['input']!r}"
 
 
 def _secret_text(env: Mapping[str, str], name: str) -> str:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,3 +98,16 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], components: C
                 await reset()
             except Exception as exc:  # noqa: BLE001 - the next run reports what is still wrong
                 log.warning("%s: could not reset before restarting: %s", name, exc)
+
+
+async def until_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, Any]) -> None:
+    """Await ``work`` unless ``stop`` is set first (then ``work`` is cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopper):
+            if not pending.done():
+                pending.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)

@@ -6,6 +6,7 @@ what it appends commits, across every process sharing the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from . import events as ev
@@ -39,7 +40,7 @@ async def claim_next(store: EventStore, agent_id: str) -> tuple[IssueStatus | No
         agent = await uow.get(AgentStatus, agent_id)
         if agent is not None and agent.assignment:
             held = await uow.get(IssueStatus, agent.assignment)
-            if _still_held(held, agent_id):
+            if still_held(held, agent_id):
                 return held, False
         # The head of the queue from the database, the issues this agent got stuck on left out there:
         # the serialised part touches only what it hands out.
@@ -62,14 +63,67 @@ async def peek_next(read_models: ReadModels, agent_id: str) -> IssueStatus | Non
     agent = await read_models.agent(agent_id)
     if agent is not None and agent.assignment:
         held = await read_models.issue(agent.assignment)
-        if _still_held(held, agent_id):
+        if still_held(held, agent_id):
             return held
     found = await read_models.queue_head(1, excluding_stuck=agent_id)
     return found[0] if found else None
 
 
-def _still_held(issue: IssueStatus | None, agent_id: str) -> bool:
+async def dispatch(store: EventStore, agents: Sequence[str]) -> list[RecordedEvent]:
+    """Hand the head of the queue to each of ``agents`` (in that order) that holds no unfinished
+    assignment: ISSUE_ASSIGNED with rule ``dispatch``, as a claim would append. Returns what it
+    appended.
+
+    One serialised decision, like a claim, so a dispatch and a claim (or two dispatches, in two
+    processes) never hand out one issue twice. An agent is never handed an issue it was unassigned
+    from for being stuck.
+    """
+
+    async def decide(uow: UnitOfWork) -> None:
+        taken: set[str] = set()
+        for agent_id in agents:
+            agent = await uow.get(AgentStatus, agent_id)
+            if agent is not None and agent.assignment and still_held(await uow.get(IssueStatus, agent.assignment),
+                                                                     agent_id):
+                continue
+            # The queue's SQL still sees the issues this decision handed out (nothing is written before
+            # it commits): ask for as many more, and skip them.
+            found = await uow.queue_head(len(taken) + 1, excluding_stuck=agent_id)
+            issue = next((i for i in found if i.id not in taken), None)
+            if issue is None:
+                continue
+            await uow.append(PendingEvent.of(ev.IssueAssigned(
+                repo=issue.repo, issue_number=issue.issue_number, agent_id=agent_id,
+                attempt=issue.attempt + 1, rule="dispatch")))
+            taken.add(issue.id)
+
+    _, recorded = await store.decide(decide)
+    return recorded
+
+
+async def dispatch_due(read_models: ReadModels, agents: Sequence[str]) -> bool:
+    """Whether ``dispatch`` may have something to do: one of ``agents`` holds no assignment and the
+    queue is not empty. Two reads and no lock, so it can be asked whenever events arrive; a yes is
+    settled by ``dispatch`` itself."""
+    if not agents:
+        return False
+    busy = {a.id for a in await read_models.assignees()}
+    return any(a not in busy for a in agents) and bool(await read_models.queue_head(1))
+
+
+def still_held(issue: IssueStatus | None, agent_id: str) -> bool:
+    """Whether ``issue`` is an unfinished assignment of ``agent_id`` (or of a pod of it)."""
     return issue is not None and same_agent(issue.assigned_agent, agent_id) and issue.state in ACTIVE
+
+
+def assignment_current(issue: IssueStatus | None, event: ev.IssueAssigned) -> bool:
+    """Whether ``event`` is still ``issue``'s assignment: the issue is unfinished, its agent holds
+    it, and (when the event says which attempt it started) no later assignment replaced it. An
+    assignment delivered late (after a Valkey outage, say) is dropped once it is not."""
+    if not still_held(issue, agent_of(event.agent_id)):
+        return False
+    assert issue is not None
+    return event.attempt is None or event.attempt == issue.attempt
 
 
 async def detect_silent_assignees(store: EventStore, now: datetime, timeout: timedelta) -> int:

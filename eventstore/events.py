@@ -173,6 +173,7 @@ class HumanGateTriggered(IssueEvent, wire_name="HUMAN_GATE_TRIGGERED"):
 class Merged(IssueEvent, wire_name="MERGED"):
     pr_number: IssueNumber | None = None
     merge_sha: ShortText | None = None
+    requested_by: ShortText | None = None  # who asked the service to merge (POST /api/merge)
 
 
 class DeployedStaging(IssueEvent, wire_name="DEPLOYED_STAGING"):

@@ -50,6 +50,9 @@ class InMemoryReadModels:
     async def issue(self, stream_id: str) -> IssueStatus | None:
         return self._issues.get(stream_id)
 
+    async def issues_with_pr(self, repo: str, pr_number: int) -> list[IssueStatus]:
+        return [i for _, i in sorted(self._issues.items()) if i.repo == repo and i.pr_number == pr_number]
+
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
         return _page(await self.queue_head(len(self._issues)), offset, limit)
 

@@ -62,6 +62,10 @@ class ReadModels(DocumentQueries, Protocol):
 
     async def issue(self, stream_id: str) -> IssueStatus | None: ...
 
+    async def issues_with_pr(self, repo: str, pr_number: int) -> list[IssueStatus]:
+        """The issues of ``repo`` whose pull request is ``pr_number`` (usually one), by stream id."""
+        ...
+
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
         """The queue in hand-out order."""
         ...

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from eventstore.streams import parse_issue_stream_id
 from eventstore.streams import route as event_route
 from eventstore.subscriptions import Checkpoints, ThreadLinks
 
+from ..supervision import until_stopped
 from .rendering import Post, render, render_tools, thread_name
 
 log = logging.getLogger(__name__)
@@ -145,13 +146,13 @@ class DiscordNotifier:
         process holds the lease, or the database is unreachable) or ``paused`` (retrying)."""
         self._stop = stop
         report("waiting", "for the Discord connection")
-        await _until_stopped(stop, self._poster.ready())
+        await until_stopped(stop, self._poster.ready())
         backoff = 1.0
         while not stop.is_set():
             try:
                 if not await wakeups.acquire_lease():
                     report("standby", "another process delivers, or the database is unreachable")
-                    await _until_stopped(stop, wakeups.wait(5.0))  # take over if the other one stops
+                    await until_stopped(stop, wakeups.wait(5.0))  # take over if the other one stops
                     continue
                 busy = await self.step()
                 report("running", None)
@@ -160,11 +161,11 @@ class DiscordNotifier:
                 log.warning("Discord delivery paused (%s); retrying in %.0f s", exc, backoff)
                 report("paused", f"{type(exc).__name__}: {exc}"[:300])
                 self._forget_progress()
-                await _until_stopped(stop, asyncio.sleep(backoff))
+                await until_stopped(stop, asyncio.sleep(backoff))
                 backoff = min(backoff * 2, 30.0)
                 continue
             if not busy:
-                await _until_stopped(stop, wakeups.wait(self._next_wait()))
+                await until_stopped(stop, wakeups.wait(self._next_wait()))
 
     async def step(self) -> bool:
         """Handle one batch of new events and flush due folds; True if there may be more."""
@@ -448,16 +449,3 @@ def closed_panels(event: ev.Event) -> list[tuple[str, str]]:
             return [("gate", f"🛑 Issue closed by {event.decided_by}"),
                     ("escalation", f"🛑 Closed by {event.decided_by}")]
     return []
-
-
-async def _until_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, Any]) -> None:
-    """Await ``work`` unless ``stop`` is set first (then ``work`` is cancelled)."""
-    task = asyncio.ensure_future(work)
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for pending in (task, stopper):
-            if not pending.done():
-                pending.cancel()
-        await asyncio.gather(task, stopper, return_exceptions=True)

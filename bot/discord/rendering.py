@@ -113,7 +113,8 @@ def _render(rec: RecordedEvent, role_mention: str | None, pr_url: str | None) ->
             return Post(_with_reason(f"⛔ Gate **rejected** by {text(e.decided_by)}", e.reason))
         case ev.Merged():
             sha = f" (`{code(e.merge_sha[:12])}`)" if e.merge_sha else ""
-            return Post(f"🎉 {_pr(e.pr_number)} merged{sha}")
+            asked = f" at the request of **{text(e.requested_by)}**" if e.requested_by else ""
+            return Post(f"🎉 {_pr(e.pr_number)} merged{sha}{asked}")
         case ev.DeployedStaging():
             return Post(f"🚀 Deployed to {text(e.reason or 'staging')}")
         case ev.SmokePassed():

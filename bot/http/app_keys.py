@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from eventstore.merge import Merger
 from eventstore.read_models import ReadModels
 from eventstore.store import EventStore
 
@@ -25,6 +26,7 @@ class ApiDeps:
     agent_online: timedelta = timedelta(minutes=3)
     credentials: Credentials = field(default_factory=Credentials)  # none: the open mode
     health: HealthCheck | None = None  # the process's parts, for /health
+    merger: Merger | None = None  # None: no GITHUB_TOKEN, POST /api/merge answers 501
 
 
 DEPS = web.AppKey("deps", ApiDeps)

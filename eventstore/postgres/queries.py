@@ -38,6 +38,8 @@ CREATE INDEX IF NOT EXISTS ce_issuestatus_queue ON mt_doc_issuestatus ({_QUEUE_K
 CREATE INDEX IF NOT EXISTS ce_issuestatus_open_gate ON mt_doc_issuestatus (id)
     WHERE (data->'Gate'->>'Open')::boolean;
 CREATE INDEX IF NOT EXISTS ce_issuestatus_state ON mt_doc_issuestatus ((data->>'State'), (data->>'Repo'));
+CREATE INDEX IF NOT EXISTS ce_issuestatus_pr ON mt_doc_issuestatus ((data->>'Repo'), (data->>'PrNumber'))
+    WHERE data->>'PrNumber' IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ce_agentstatus_assigned ON mt_doc_agentstatus (id)
     WHERE data->>'Assignment' IS NOT NULL;
 """
@@ -85,6 +87,11 @@ ORDER BY id COLLATE "C" OFFSET $1 LIMIT $2
 """
 AGENTS_COUNT = "SELECT count(*) AS total FROM mt_doc_agentstatus"
 
+# PrNumber compared as text: no cast that a document stored by another writer could fail.
+ISSUES_WITH_PR = """
+SELECT data::text AS data FROM mt_doc_issuestatus WHERE data->>'Repo' = $1 AND data->>'PrNumber' = $2
+ORDER BY id COLLATE "C"
+"""
 AGENT = "SELECT data::text AS data FROM mt_doc_agentstatus WHERE id = $1"
 ISSUE = "SELECT data::text AS data FROM mt_doc_issuestatus WHERE id = $1"
 

@@ -50,5 +50,8 @@ class PostgresReadModels:
         found = await q.docs_from(self._fetch, IssueStatus, q.ISSUE, stream_id)
         return found[0] if found else None
 
+    async def issues_with_pr(self, repo: str, pr_number: int) -> list[IssueStatus]:
+        return await q.docs_from(self._fetch, IssueStatus, q.ISSUES_WITH_PR, repo, str(pr_number))
+
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
         return await q.page_of(self._fetch, IssueStatus, q.QUEUE, (offset, limit), offset, q.QUEUE_COUNT, ())

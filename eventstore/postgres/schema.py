@@ -17,6 +17,7 @@ from .queries import INDEXES
 MIGRATION_LOCK = 0x43_45_4D_49  # "CEMI"
 APPEND_LOCK = 0x43_45_41_50  # "CEAP": held by every writing transaction, serialises seq_id order
 NOTIFIER_LOCK = 0x43_45_44_4E  # "CEDN": session lock held by the one process that posts to Discord
+VALKEY_LOCK = 0x43_45_56_4B  # "CEVK": session lock held by the one process that publishes assignments to Valkey
 NOTIFY_CHANNEL = "conductor_e_events"
 MIGRATION_TIMEOUT = 3600.0  # seconds per migration statement
 

@@ -90,7 +90,7 @@ class PostgresThreadLinks:
 
 
 class EventWakeups:
-    """Wakes a reader when events commit (LISTEN/NOTIFY), and holds the single-poster lease.
+    """Wakes a reader when events commit (LISTEN/NOTIFY), and holds its single-reader lease.
 
     Both live on one dedicated connection of its own (not a pooled one: a pool hands back a proxy
     that raises once the pool has taken its connection back, as it does when the server
@@ -100,8 +100,10 @@ class EventWakeups:
     drops, and another process takes over.
     """
 
-    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], lease: int = NOTIFIER_LOCK) -> None:
+        """``lease``: the advisory lock key of the one reader it elects (Discord delivery by default)."""
         self._connect = connect
+        self._lease = lease
         self._conn: asyncpg.Connection | None = None
         self._event = asyncio.Event()
         self._leased: asyncpg.Connection | None = None  # the session that holds the lease
@@ -140,7 +142,7 @@ class EventWakeups:
         if self._leased is conn:
             return True
         try:
-            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", NOTIFIER_LOCK):
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lease):
                 self._leased = conn
                 return True
         except Exception as exc:  # noqa: BLE001 - a lost connection: no lease, open another next time

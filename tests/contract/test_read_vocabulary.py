@@ -39,9 +39,9 @@ DOCS: list[IssueStatus | AgentStatus] = [
     issue("acme/app", 11, minutes=4, stuck_agents=["dev-e-1"]),
     issue("Acme/app", 12, minutes=4),                          # code-point order: "A" before "a"
     issue("acme/app", 13, minutes=4, assigned_agent="dev-e-2"),  # queued but held: not offered
-    issue("other/x", 1, minutes=4, depends_on=[9]),            # other/x#9 is not done
-    issue("acme/app", 14, state=IssueState.IN_REVIEW, gate=Gate(open=True, reason="auth", since=T0)),
-    issue("acme/app", 15, state=IssueState.IN_REVIEW, gate=Gate(open=False, decision="approved")),
+    issue("other/x", 1, minutes=4, depends_on=[9], pr_number=40),  # other/x#9 is not done
+    issue("acme/app", 14, state=IssueState.IN_REVIEW, gate=Gate(open=True, reason="auth", since=T0), pr_number=40),
+    issue("acme/app", 15, state=IssueState.IN_REVIEW, gate=Gate(open=False, decision="approved"), pr_number=40),
     AgentStatus(id="review-e"),
     AgentStatus(id="dev-e-1/abc12", status="working"),
     AgentStatus(id="dev-e-1", assignment="acme/app#8", assigned_at=T0),
@@ -76,6 +76,12 @@ async def test_the_queue_in_hand_out_order(reads: ReadModels) -> None:
 async def test_open_gates_and_assignees(reads: ReadModels) -> None:
     assert ids(await reads.open_gates()) == ["acme/app#14"]
     assert ids(await reads.assignees()) == ["Dev-e-0", "dev-e-1"]
+
+
+async def test_the_issues_holding_a_pr(reads: ReadModels) -> None:
+    assert ids(await reads.issues_with_pr("acme/app", 40)) == ["acme/app#14", "acme/app#15"]
+    assert ids(await reads.issues_with_pr("other/x", 40)) == ["other/x#1"]
+    assert await reads.issues_with_pr("acme/app", 41) == [] and await reads.issues_with_pr("acme/ap", 40) == []
 
 
 async def test_lists_and_lookups(reads: ReadModels) -> None:

@@ -22,7 +22,7 @@ ROUTES = [
     ("POST", "/api/events"), ("GET", "/api/events"), ("GET", "/api/events/stream"), ("GET", "/health"),
     ("GET", "/api/agents"), ("GET", "/api/agents/{x}"), ("GET", "/api/issues"), ("GET", "/api/issues/{x}/{x}/7"),
     ("GET", "/api/queue"), ("GET", "/api/assignments/next"), ("POST", "/api/assignments/next"),
-    ("PUT", "/api/events"), ("DELETE", "/api/agents/{x}"), ("GET", "/{x}"),
+    ("POST", "/api/merge"), ("PUT", "/api/events"), ("DELETE", "/api/agents/{x}"), ("GET", "/{x}"),
 ]
 ODD_TEXT = ["", " ", "%00", "a%00b", "%ff%fe", "%23", "o%2Fr", "caf%C3%A9", "%F0%9F%92%A9", "x" * 300,
             "dev-e-1", "acme/app%237", "..", "%25", "-1", "99999999999999999999999", "1e400", "NaN", "0", "%20"]
@@ -81,7 +81,8 @@ async def test_no_odd_request_gets_a_500(api: TestClient) -> None:
         raw = _request(rng)
         status, body = await raw_exchange(api, raw)
         statuses[status] = statuses.get(status, 0) + 1
-        assert status < 500, (raw, body[:600])
+        # 501 is the merge route's answer without GITHUB_TOKEN (as here) to a body it accepts.
+        assert status < 500 or (status == 501 and b"merge_not_configured" in body), (raw, body[:600])
     assert (await api.get("/health")).status == 200
     assert len(statuses) > 4  # the mix reached many kinds of answer, not one refusal over and over
 

@@ -70,3 +70,10 @@ def test_command_answers_escape_agent_text_too() -> None:
     line = issue_line(forged)
     assert "\n" not in line and "\\[Approve here\\]" in line and "@everyone" not in line
     assert "](" not in issue_detail(forged, None).replace("\\](", "")
+
+
+def test_a_merge_says_who_asked_for_it() -> None:
+    post = render(rec("MERGED", 0, **ISSUE, prNumber=7, mergeSha="6dcb09b5b578f334", requestedBy="review-e"))
+    assert post is not None and post.content == "🎉 PR #7 merged (`6dcb09b5b578`) at the request of **review-e**"
+    plain = render(rec("MERGED", 0, **ISSUE, prNumber=7))
+    assert plain is not None and plain.content == "🎉 PR #7 merged"
