@@ -123,7 +123,7 @@ class Service:
             report=lambda state, detail: self.components.set("scheduler", state, detail),
         )
         self.scheduler.start()
-        stack.callback(self.scheduler.shutdown)
+        stack.push_async_callback(self.scheduler.shutdown)
 
         if settings.discord_enabled:
             await self._start_discord(read_models)

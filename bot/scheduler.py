@@ -9,9 +9,11 @@ from the gate and the interval). A reminder is late by at most one tick.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,6 +25,8 @@ from eventstore.store import EventStore, StoreUnavailable
 from .clock import Clock
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_WAIT = 5.0  # seconds a tick in flight may take to finish when the service stops
 
 
 def tick_seconds(heartbeat_timeout: timedelta, reminder_interval: timedelta) -> float:
@@ -41,6 +45,7 @@ class RigScheduler:
         self._reminder_interval = reminder_interval
         self._report = report
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self._ticking: asyncio.Task[Any] | None = None
 
     def start(self) -> None:
         every = tick_seconds(self._heartbeat_timeout, self._reminder_interval)
@@ -51,13 +56,27 @@ class RigScheduler:
         self._scheduler.start()
         self._report("running", None)
 
-    def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+    async def shutdown(self) -> None:
+        """No more ticks; one in flight finishes first (for at most SHUTDOWN_WAIT): APScheduler's
+        shutdown would cancel it halfway, and the store and the pool close right after."""
+        if not self._scheduler.running:
+            return
+        self._scheduler.pause()
+        ticking = self._ticking
+        if ticking is not None and not ticking.done():
+            await asyncio.wait([ticking], timeout=SHUTDOWN_WAIT)
+        self._scheduler.shutdown(wait=False)
 
     async def tick(self) -> None:
         """The no-heartbeat rule, then the reminders due; skipped (and reported) while the database
         is unavailable, and tried again at the next tick."""
+        self._ticking = asyncio.current_task()
+        try:
+            await self._tick()
+        finally:
+            self._ticking = None
+
+    async def _tick(self) -> None:
         now = self._clock()
         try:
             stuck = await detect_silent_assignees(self._store, now, self._heartbeat_timeout)
