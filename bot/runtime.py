@@ -16,6 +16,7 @@ from aiohttp import web
 
 from commands import ALL_COGS
 from commands.services import BotServices
+from eventstore.postgres.agent_logs import PostgresAgentLogs
 from eventstore.postgres.connections import Pool, connector
 from eventstore.postgres.liveness import Liveness
 from eventstore.postgres.read_models import PostgresReadModels
@@ -95,6 +96,7 @@ class Service:
         stack.push_async_callback(stop_watching)
 
         read_models = PostgresReadModels(self.pool, liveness)
+        agent_logs = PostgresAgentLogs(self.pool, liveness)
         checkpoints = PostgresCheckpoints(self.pool)
         health = HealthCheck(self.store, self.components,
                              delivery_lag=(lambda: checkpoints.lag(NOTIFIER_NAME)) if settings.discord_enabled else None,
@@ -105,6 +107,7 @@ class Service:
             store=self.store, read_models=read_models, clock=self.clock,
             max_body_bytes=settings.max_body_bytes, agent_online=timedelta(minutes=settings.agent_online_minutes),
             credentials=settings.credentials, health=health, http_timeout=settings.http_timeout_seconds,
+            agent_logs=agent_logs,
         ))
         quiet_client_mistakes()
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -120,6 +123,7 @@ class Service:
             self.store, self.clock,
             heartbeat_timeout=timedelta(minutes=settings.heartbeat_timeout_minutes),
             reminder_interval=timedelta(minutes=settings.human_gate_reminder_minutes),
+            agent_logs=agent_logs, log_retention=timedelta(days=settings.agent_log_retention_days),
             report=lambda state, detail: self.components.set("scheduler", state, detail),
         )
         self.scheduler.start()

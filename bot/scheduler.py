@@ -4,7 +4,8 @@ Each tick runs the no-heartbeat rule over every assignment and appends the gate 
 due (``eventstore.conductor``). What is due is decided from the store and the rig's clock, never
 from jobs kept in memory, so gates opened by another process or before a restart get their
 reminders, a closed gate simply has none due, and two processes never repeat one (the ids derive
-from the gate and the interval). A reminder is late by at most one tick.
+from the gate and the interval). A reminder is late by at most one tick. Each tick also deletes
+the agent logs past their retention (``AgentLogs.prune``, a bounded amount per tick).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from eventstore.agent_logs import AgentLogs
 from eventstore.conductor import detect_silent_assignees, remind_open_gates
 from eventstore.store import EventStore, StoreUnavailable
 
@@ -37,9 +39,12 @@ def tick_seconds(heartbeat_timeout: timedelta, reminder_interval: timedelta) -> 
 
 class RigScheduler:
     def __init__(self, store: EventStore, clock: Clock, *, heartbeat_timeout: timedelta,
-                 reminder_interval: timedelta,
+                 reminder_interval: timedelta, agent_logs: AgentLogs | None = None,
+                 log_retention: timedelta = timedelta(days=7),
                  report: Callable[[str, str | None], None] = lambda state, detail: None) -> None:
         self._store = store
+        self._agent_logs = agent_logs
+        self._log_retention = log_retention
         self._clock = clock
         self._heartbeat_timeout = heartbeat_timeout
         self._reminder_interval = reminder_interval
@@ -68,8 +73,8 @@ class RigScheduler:
         self._scheduler.shutdown(wait=False)
 
     async def tick(self) -> None:
-        """The no-heartbeat rule, then the reminders due; skipped (and reported) while the database
-        is unavailable, and tried again at the next tick."""
+        """The no-heartbeat rule, then the reminders due, then agent logs' retention; skipped (and
+        reported) while the database is unavailable, and tried again at the next tick."""
         self._ticking = asyncio.current_task()
         try:
             await self._tick()
@@ -81,6 +86,10 @@ class RigScheduler:
         try:
             stuck = await detect_silent_assignees(self._store, now, self._heartbeat_timeout)
             recorded = await remind_open_gates(self._store, now, self._reminder_interval)
+            if self._agent_logs is not None:  # bounded work per tick: the next tick goes on
+                pruned = await self._agent_logs.prune(now - self._log_retention)
+                if pruned:
+                    log.info("agent logs: %d entries older than %s deleted", pruned, self._log_retention)
         except StoreUnavailable as exc:
             self._skipped(exc)
             return

@@ -127,6 +127,7 @@ class Settings:
     discord_api_base_url: str = DISCORD_API_BASE
     discord_gateway_url: str = DISCORD_GATEWAY
     human_gate_reminder_minutes: float = 30.0
+    agent_log_retention_days: float = 7.0
 
     @property
     def discord_enabled(self) -> bool:
@@ -162,6 +163,8 @@ class Settings:
             human_gate_reminder_minutes=_number(
                 env, "HUMAN_GATE_REMINDER_MINUTES", cls.human_gate_reminder_minutes, minimum=0.01
             ),
+            agent_log_retention_days=_number(env, "AGENT_LOG_RETENTION_DAYS", cls.agent_log_retention_days,
+                                             minimum=0.001),
         )
         if token and settings.discord_channel_id is None:
             raise SettingsError("DISCORD_CHANNEL_ID is required when DISCORD_TOKEN is set")

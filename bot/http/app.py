@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..logs import Throttle
-from . import conductor_routes, events_routes
+from . import agent_logs_routes, conductor_routes, events_routes, execution_logs_routes, repo_learnings_routes
 from .app_keys import DEPS, ApiDeps
 from .auth import authenticate
 from .errors import UNAVAILABLE_LINES, json_errors, no_route
@@ -23,7 +23,8 @@ def create_app(deps: ApiDeps) -> web.Application:
     })
     app[DEPS] = deps
     app[UNAVAILABLE_LINES] = Throttle()
-    for table in (events_routes.routes, conductor_routes.routes):
+    for table in (events_routes.routes, conductor_routes.routes, execution_logs_routes.routes,
+                  agent_logs_routes.routes, repo_learnings_routes.routes):
         for route in table:
             assert isinstance(route, web.RouteDef)
             before = None if (route.method, route.path) in PUBLIC else authenticate

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from eventstore.agent_logs import AgentLogs
 from eventstore.read_models import ReadModels
 from eventstore.store import EventStore
 
@@ -25,6 +26,7 @@ class ApiDeps:
     agent_online: timedelta = timedelta(minutes=3)
     credentials: Credentials = field(default_factory=Credentials)  # none: the open mode
     health: HealthCheck | None = None  # the process's parts, for /health
+    agent_logs: AgentLogs | None = None  # None: /api/agent-logs answers 404
 
 
 DEPS = web.AppKey("deps", ApiDeps)
