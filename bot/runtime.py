@@ -17,6 +17,7 @@ from aiohttp import web
 
 from commands import ALL_COGS
 from commands.services import BotServices
+from eventstore.postgres.agent_logs import PostgresAgentLogs
 from eventstore.postgres.connections import Pool, connector
 from eventstore.postgres.liveness import Liveness
 from eventstore.postgres.read_models import PostgresReadModels
@@ -104,6 +105,7 @@ class Service:
         stack.push_async_callback(stop_watching)
 
         read_models = PostgresReadModels(self.pool, liveness)
+        agent_logs = PostgresAgentLogs(self.pool, liveness)
         checkpoints = PostgresCheckpoints(self.pool)
         lags = {"delivery": lambda: checkpoints.lag(NOTIFIER_NAME)} if settings.discord_enabled else {}
         if settings.valkey_url:
@@ -124,6 +126,7 @@ class Service:
             max_body_bytes=settings.max_body_bytes, agent_online=timedelta(minutes=settings.agent_online_minutes),
             credentials=settings.credentials, health=health, http_timeout=settings.http_timeout_seconds,
             merger=merger,
+            agent_logs=agent_logs,
         ))
         quiet_client_mistakes()
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -139,11 +142,12 @@ class Service:
             self.store, self.clock,
             heartbeat_timeout=timedelta(minutes=settings.heartbeat_timeout_minutes),
             reminder_interval=timedelta(minutes=settings.human_gate_reminder_minutes),
+            agent_logs=agent_logs, log_retention=timedelta(days=settings.agent_log_retention_days),
             report=lambda state, detail: self.components.set("scheduler", state, detail),
             dispatch=self.dispatcher.tick if self.dispatcher is not None else None,
         )
         self.scheduler.start()
-        stack.callback(self.scheduler.shutdown)
+        stack.push_async_callback(self.scheduler.shutdown)
         await self._start_assignments(read_models)
 
         if settings.discord_enabled:

@@ -5,25 +5,31 @@ due (``eventstore.conductor``) and, with a dispatcher, hands queued work to its 
 is due is decided from the store and the rig's clock, never from jobs kept in memory, so gates
 opened by another process or before a restart get their reminders, a closed gate simply has none
 due, and two processes never repeat one (the ids derive from the gate and the interval). A
-reminder is late by at most one tick.
+reminder is late by at most one tick. Each tick also deletes the agent logs past their retention
+(``AgentLogs.prune``, a bounded amount per tick).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from eventstore.agent_logs import AgentLogs
 from eventstore.conductor import detect_silent_assignees, remind_open_gates
 from eventstore.store import EventStore, StoreUnavailable
 
 from .clock import Clock
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_WAIT = 5.0  # seconds a tick in flight may take to finish when the service stops
 
 
 def tick_seconds(heartbeat_timeout: timedelta, reminder_interval: timedelta) -> float:
@@ -34,17 +40,21 @@ def tick_seconds(heartbeat_timeout: timedelta, reminder_interval: timedelta) -> 
 
 class RigScheduler:
     def __init__(self, store: EventStore, clock: Clock, *, heartbeat_timeout: timedelta,
-                 reminder_interval: timedelta,
+                 reminder_interval: timedelta, agent_logs: AgentLogs | None = None,
+                 log_retention: timedelta = timedelta(days=7),
                  report: Callable[[str, str | None], None] = lambda state, detail: None,
                  dispatch: Callable[[], Awaitable[int]] | None = None) -> None:
         """``dispatch``: the dispatcher's backstop (``Dispatcher.tick``), run at every tick when given."""
         self._store = store
         self._dispatch = dispatch
+        self._agent_logs = agent_logs
+        self._log_retention = log_retention
         self._clock = clock
         self._heartbeat_timeout = heartbeat_timeout
         self._reminder_interval = reminder_interval
         self._report = report
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self._ticking: asyncio.Task[Any] | None = None
 
     def start(self) -> None:
         every = tick_seconds(self._heartbeat_timeout, self._reminder_interval)
@@ -55,19 +65,37 @@ class RigScheduler:
         self._scheduler.start()
         self._report("running", None)
 
-    def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+    async def shutdown(self) -> None:
+        """No more ticks; one in flight finishes first (for at most SHUTDOWN_WAIT): APScheduler's
+        shutdown would cancel it halfway, and the store and the pool close right after."""
+        if not self._scheduler.running:
+            return
+        self._scheduler.pause()
+        ticking = self._ticking
+        if ticking is not None and not ticking.done():
+            await asyncio.wait([ticking], timeout=SHUTDOWN_WAIT)
+        self._scheduler.shutdown(wait=False)
 
     async def tick(self) -> None:
-        """The no-heartbeat rule, then the reminders due; skipped (and reported) while the database
-        is unavailable, and tried again at the next tick."""
+        """The no-heartbeat rule, then the reminders due, then agent logs' retention; skipped (and
+        reported) while the database is unavailable, and tried again at the next tick."""
+        self._ticking = asyncio.current_task()
+        try:
+            await self._tick()
+        finally:
+            self._ticking = None
+
+    async def _tick(self) -> None:
         now = self._clock()
         try:
             stuck = await detect_silent_assignees(self._store, now, self._heartbeat_timeout)
             recorded = await remind_open_gates(self._store, now, self._reminder_interval)
             if self._dispatch is not None:
                 await self._dispatch()
+            if self._agent_logs is not None:  # bounded work per tick: the next tick goes on
+                pruned = await self._agent_logs.prune(now - self._log_retention)
+                if pruned:
+                    log.info("agent logs: %d entries older than %s deleted", pruned, self._log_retention)
         except StoreUnavailable as exc:
             self._skipped(exc)
             return

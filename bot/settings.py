@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     discord_gateway_url: str = Field(DISCORD_GATEWAY, validation_alias="DISCORD_GATEWAY_URL")
     human_gate_reminder_minutes: float = Field(30.0, ge=0.01, allow_inf_nan=False,
                                                validation_alias="HUMAN_GATE_REMINDER_MINUTES")
+    agent_log_retention_days: float = Field(7.0, ge=0.001, allow_inf_nan=False,
+                                            validation_alias="AGENT_LOG_RETENTION_DAYS")
 
     @model_validator(mode="after")
     def _channel_with_token(self) -> Settings:

@@ -12,6 +12,7 @@ from discord.ext import commands
 from .agents import AgentsCog
 from .gates import GatesCog
 from .issues import IssuesCog
+from .learnings import LearningsCog
 from .paging import PageButton
 from .panels import PanelButton
 from .services import BotServices
@@ -20,5 +21,5 @@ from .streams import StreamsCog
 
 # Each cog is made with the bot and the services it uses (its constructor's arguments).
 CogFactory = Callable[[commands.Bot, BotServices], commands.Cog]
-ALL_COGS: tuple[CogFactory, ...] = (AgentsCog, IssuesCog, StreamsCog, GatesCog, StatsCog)
+ALL_COGS: tuple[CogFactory, ...] = (AgentsCog, IssuesCog, StreamsCog, GatesCog, StatsCog, LearningsCog)
 DYNAMIC_ITEMS = (PanelButton, PageButton)

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from eventstore.projections.agent_status import AgentStatus, degraded, is_online
+from eventstore.projections.execution_log import ExecutionLog
 from eventstore.projections.issue_status import IssueStatus
+from eventstore.projections.repo_learnings import RepoLearnings
 from eventstore.read_models import Listing
 from eventstore.stats import CostStat, MemoryStat, ToolStat
 from eventstore.store import RecordedEvent
 
-from .markdown import link, text
+from .markdown import code, link, text
 
 LIMIT = 1900  # under Discord's 2,000 characters, leaving room for a page footer
 PAGE_SIZE = 10
@@ -92,7 +94,19 @@ def issue_line(issue: IssueStatus) -> str:
     return f"`{issue.state.value}` **{text(issue.id)}**{title} · {text(issue.priority)}{who}{gate}"
 
 
-def issue_detail(issue: IssueStatus, thread_id: int | None) -> str:
+def run_line(run: ExecutionLog) -> str:
+    """The latest run of an issue: ``Latest run: `completed` · $1.25 · 42 turns · dev-e-1 · model``."""
+    so_far = "" if run.completed else " so far"
+    parts = [f"`{code(run.status)}`", f"${run.cost_usd:.2f}{so_far}", f"{run.turns} turn{'s' if run.turns != 1 else ''}",
+             text(run.agent_id)]
+    if run.model:
+        parts.append(text(run.model))
+    if run.pr_number:
+        parts.append(f"PR #{run.pr_number}")
+    return "Latest run: " + " · ".join(parts)
+
+
+def issue_detail(issue: IssueStatus, thread_id: int | None, latest_run: ExecutionLog | None = None) -> str:
     lines = [f"**{text(issue.id)}** {text(issue.title)}".rstrip(),
              f"State: `{issue.state.value}` · priority {text(issue.priority)}",
              f"Assignee: {text(issue.assigned_agent or 'nobody')}"
@@ -114,6 +128,8 @@ def issue_detail(issue: IssueStatus, thread_id: int | None) -> str:
         lines.append(f"Stuck reports: {issue.stuck_count} ({', '.join(text(a) for a in issue.stuck_agents)})")
     if issue.duration_minutes is not None:
         lines.append(f"Done in {issue.duration_minutes:g} min")
+    if latest_run is not None:
+        lines.append(run_line(latest_run))
     lines.append(f"Thread: <#{thread_id}>" if thread_id else "Thread: none yet")
     return _cap(lines[1:], lines[0])
 
@@ -177,3 +193,18 @@ def cost_table(by_agent: Sequence[CostStat], by_issue: Sequence[CostStat]) -> st
                                 f"{s.output_tokens:,} out · {s.turns} turns" for s in by_agent]
     lines += ["__By issue__"] + [f"• **{text(s.key)}** — ${s.cost_usd:.2f} · {s.turns} turns" for s in by_issue]
     return _cap(lines, f"**LLM cost: ${total:.2f} in all**")
+
+
+def learnings_list(repo: str, found: RepoLearnings | None) -> str:
+    """A repo's learnings by key: ``• **build-system**: Node.js (package.json) — dev-e-1, 2026-12-01``."""
+    learnings = found.learnings if found is not None else []
+    header = f"**Learnings for {text(repo)}** ({len(learnings)})"
+    if not learnings:
+        return f"**Learnings for {text(repo)}**\nNone yet."
+    return _cap([f"• **{text(item.key)}**: {text(_shortened(item.value))} — "
+                 + (f"{text(item.set_by)}, " if item.set_by else "") + item.updated_at.strftime("%Y-%m-%d")
+                 for item in learnings], header)
+
+
+def _shortened(value: str, limit: int = 300) -> str:
+    return value if len(value) <= limit else value[:limit - 1] + "…"

@@ -47,7 +47,9 @@ class IssuesCog(commands.Cog):
             await interaction.response.send_message(f"No issue `{stream_id}`.", ephemeral=True)
             return
         thread = await services.links.thread_for(stream_id)
-        await interaction.response.send_message(issue_detail(found, thread[0] if thread else None))
+        runs = await services.read_models.executions(found.repo, found.issue_number, limit=1)
+        latest = runs.items[0] if runs.items else None
+        await interaction.response.send_message(issue_detail(found, thread[0] if thread else None, latest))
 
     @app_commands.command(name="issues", description="Issues, optionally by state and repo")
     @app_commands.choices(state=STATE_CHOICES)

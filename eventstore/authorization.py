@@ -84,10 +84,15 @@ def decider_for(caller: Caller, cls: type[Event]) -> Decider:
 def check_event(caller: Caller, event: Event) -> None:
     """An agent's credential may post only events that name its agent (or a pod of it), or that
     name no agent at all (CI_PASSED, MERGED, ...)."""
-    if caller.role is not Role.AGENT:
-        return
     agent_id = getattr(event, "agent_id", None)
-    if isinstance(agent_id, str) and agent_of(agent_id) != caller.name:
+    check_agent(caller, agent_id if isinstance(agent_id, str) else None)
+
+
+def check_agent(caller: Caller, agent_id: str | None) -> None:
+    """An agent's credential speaks only for its agent and its pods: NotPermitted (``wrong_agent``)
+    when ``agent_id`` (what a body names, or whose record it adds to) is another's. None: the
+    body names no agent."""
+    if caller.role is Role.AGENT and agent_id is not None and agent_of(agent_id) != caller.name:
         raise NotPermitted("wrong_agent", f"this token speaks for the agent {caller.name!r} and its pods, "
                            f"not for {agent_id!r}", needs_credential=False)
 

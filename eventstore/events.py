@@ -56,6 +56,8 @@ class Event(BaseModel):
 
     wire_name: ClassVar[str]
     alias: ClassVar[str]
+    # The route that records this type, when it is not POST /api/events (see below).
+    own_route: ClassVar[str | None] = None
 
     def __init_subclass__(cls, *, wire_name: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -347,6 +349,114 @@ class TokenUsage(ObservabilityEvent, wire_name="TOKEN_USAGE"):
 
 
 # ---------------------------------------------------------------------------------------------
+# Recorded through routes of their own, not POST /api/events (``own_route``): their use cases
+# check what these events need first (the execution exists, the caller's agent owns it, a cap),
+# so a body posted to /api/events could skip those checks.
+#
+# Execution logs: one stream per run of an agent on an assignment (``executions``).
+
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Status = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# A log message or a step's detail longer than this is cut to it (a diagnostic is worth keeping
+# even when a runtime dumps a whole file into one line; the body limit bounds the rest).
+DIAGNOSTIC_TEXT_MAX = 4_000
+# A log entry's own timestamp, kept as sent: ISO text, or a number (epoch seconds or milliseconds).
+SentTimestamp = Annotated[str, StringConstraints(max_length=100)] | int | float | None
+
+
+def cut_diagnostic_text(value: Any) -> Any:
+    return value[:DIAGNOSTIC_TEXT_MAX] if isinstance(value, str) and len(value) > DIAGNOSTIC_TEXT_MAX else value
+
+
+class ExecutionStep(BaseModel):
+    """One step of a run as the runtime reports it (``type`` is its kind: clone, llm, pr, ...)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False, alias_generator=STORED_NAMES)
+    type: ShortText = ""
+    status: ShortText = ""
+    detail: str | None = None
+    cost_usd: Money | None = None
+    turns: Count | None = None
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _cut_detail(cls, value: Any) -> Any:
+        return cut_diagnostic_text(value)
+
+
+class LogLine(BaseModel):
+    """A line of a run's log. ``timestamp`` is kept as the runtime sent it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False, alias_generator=STORED_NAMES)
+    timestamp: SentTimestamp = None
+    level: ShortText = ""
+    message: str
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _cut_message(cls, value: Any) -> Any:
+        return cut_diagnostic_text(value)
+
+
+class ExecutionEvent(Event):
+    own_route: ClassVar[str] = "/api/execution-logs"
+    execution_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class ExecutionStarted(ExecutionEvent, wire_name="EXECUTION_STARTED"):
+    agent_id: AgentId
+    repo: str = Field(default="", max_length=200)  # "" and 0: the run names no issue
+    issue_number: OptionalIssueNumber = 0
+    status: Status = "running"
+    model: ShortText | None = None
+    steps: list[ExecutionStep] = Field(default_factory=list)
+
+    @field_validator("repo", "issue_number", mode="before")
+    @classmethod
+    def _null_is_no_issue(cls, value: Any, info: Any) -> Any:
+        # As for analytics: a runtime whose issue-number setting is not a number sends null.
+        if value is None:
+            return "" if info.field_name == "repo" else 0
+        return value
+
+
+class ExecutionStepRecorded(ExecutionEvent, wire_name="EXECUTION_STEP_RECORDED"):
+    step: ExecutionStep
+
+
+class ExecutionLogsAppended(ExecutionEvent, wire_name="EXECUTION_LOGS_APPENDED"):
+    lines: list[LogLine]
+
+
+class ExecutionCompleted(ExecutionEvent, wire_name="EXECUTION_COMPLETED"):
+    status: Status
+    total_cost_usd: Money | None = None
+    total_turns: Count | None = None
+    total_input_tokens: Count | None = None
+    total_output_tokens: Count | None = None
+    cache_read_tokens: Count | None = None
+    cache_creation_tokens: Count | None = None
+    duration_api_ms: Money | None = None  # a number of milliseconds; fractions are kept
+    pr_number: IssueNumber | None = None
+
+    @field_validator("pr_number", mode="before")
+    @classmethod
+    def _zero_is_no_pr(cls, value: Any) -> Any:
+        return None if value == 0 and not isinstance(value, bool) else value
+
+
+# Repo learnings: the rig's memory of each repo, the latest value per key (``learnings``).
+
+
+class RepoLearningRecorded(Event, wire_name="REPO_LEARNING_RECORDED"):
+    own_route: ClassVar[str] = "/api/repo-learnings"
+    repo: Repo
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    value: Annotated[str, StringConstraints(max_length=4_000)]
+    set_by: Name | None = None  # the agent (or operator) that set it
+
+
+# ---------------------------------------------------------------------------------------------
 # The registry.
 
 
@@ -363,7 +473,8 @@ def _all_event_classes() -> list[type[Event]]:
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.wire_name: cls for cls in _all_event_classes()}
 BY_ALIAS: dict[str, type[Event]] = {cls.alias: cls for cls in EVENT_TYPES.values()}
-KNOWN_TYPES: tuple[str, ...] = tuple(sorted(EVENT_TYPES))
+# What POST /api/events takes: every type but those recorded through a route of their own.
+KNOWN_TYPES: tuple[str, ...] = tuple(sorted(w for w, cls in EVENT_TYPES.items() if cls.own_route is None))
 
 OBSERVABILITY: frozenset[str] = frozenset(
     {"TOOL_USED", "MEMORY_WRITE", "MEMORY_READ", "MEMORY_HIT_USED", "TOKEN_USAGE"}

@@ -1,4 +1,4 @@
-"""The read vocabulary in memory: documents in dicts, the same answers as PostgreSQL's.
+"""The read vocabulary (and agent logs) in memory: the same answers as PostgreSQL's.
 
 For fast tests of the use cases and rules, and the second implementation the contract suite
 (``tests/contract``) holds to the same answers as ``eventstore.postgres``.
@@ -6,11 +6,16 @@ For fast tests of the use cases and rules, and the second implementation the con
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
+from .agent_logs import AgentLogEntry, StoredLogEntry
+from .agents import agent_of, pod_of
 from .projections.agent_status import AgentStatus
+from .projections.execution_log import ExecutionLog
 from .projections.issue_status import IssueState, IssueStatus
+from .projections.repo_learnings import RepoLearnings
 from .queue import build_queue
 from .read_models import Listing
 
@@ -18,9 +23,12 @@ T = TypeVar("T")
 
 
 class InMemoryReadModels:
-    def __init__(self, issues: Iterable[IssueStatus] = (), agents: Iterable[AgentStatus] = ()) -> None:
+    def __init__(self, issues: Iterable[IssueStatus] = (), agents: Iterable[AgentStatus] = (),
+                 executions: Iterable[ExecutionLog] = (), learnings: Iterable[RepoLearnings] = ()) -> None:
         self._issues = {i.id: i for i in issues}
         self._agents = {a.id: a for a in agents}
+        self._executions = {e.id: e for e in executions}
+        self._learnings = {r.id: r for r in learnings}
 
     async def queue_head(self, limit: int, *, excluding_stuck: str | None = None) -> list[IssueStatus]:
         done = {(i.repo, i.issue_number) for i in self._issues.values() if i.state is IssueState.DONE}
@@ -56,7 +64,51 @@ class InMemoryReadModels:
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
         return _page(await self.queue_head(len(self._issues)), offset, limit)
 
+    async def executions(self, repo: str | None = None, issue_number: int | None = None,
+                         agent_id: str | None = None, offset: int = 0,
+                         limit: int | None = None) -> Listing[ExecutionLog]:
+        by_pod = agent_id is not None and pod_of(agent_id) is not None
+        found = [e for e in self._executions.values()
+                 if (repo is None or e.repo == repo) and (issue_number is None or e.issue_number == issue_number)
+                 and (agent_id is None or (e.agent_id == agent_id if by_pod else e.agent == agent_of(agent_id)))]
+        newest = sorted(found, key=lambda e: (e.started_at, e.id), reverse=True)
+        return _page([e.model_copy(update={"logs": []}) for e in newest], offset, limit)
+
+    async def execution(self, execution_id: str) -> ExecutionLog | None:
+        return self._executions.get(execution_id)
+
+    async def repo_learnings(self, repo: str) -> RepoLearnings | None:
+        return self._learnings.get(repo)
+
 
 def _page(items: list[T], offset: int, limit: int | None) -> Listing[T]:
     end = None if limit is None else offset + limit
     return Listing(items[offset:end], len(items), offset)
+
+
+class InMemoryAgentLogs:
+    """``agent_logs.AgentLogs`` in a list: the same answers as ``eventstore.postgres.agent_logs``."""
+
+    def __init__(self) -> None:
+        self._entries: list[StoredLogEntry] = []
+        self._next_id = 1
+
+    async def append(self, agent_id: str, entries: Sequence[AgentLogEntry], received_at: datetime) -> int:
+        for entry in entries:
+            self._entries.append(StoredLogEntry(self._next_id, agent_id, received_at, entry.timestamp, entry.level,
+                                                entry.message, entry.extra))
+            self._next_id += 1
+        return len(entries)
+
+    async def recent(self, agent_id: str | None = None, limit: int = 100,
+                     before: int | None = None) -> list[StoredLogEntry]:
+        by_pod = agent_id is not None and pod_of(agent_id) is not None
+        found = [e for e in reversed(self._entries)
+                 if (before is None or e.id < before)
+                 and (agent_id is None or (e.agent_id == agent_id if by_pod else agent_of(e.agent_id) == agent_id))]
+        return found[:limit]
+
+    async def prune(self, older_than: datetime) -> int:
+        kept = [e for e in self._entries if e.received_at >= older_than]
+        pruned, self._entries = len(self._entries) - len(kept), kept
+        return pruned

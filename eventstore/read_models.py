@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from .projections.agent_status import AgentStatus
+from .projections.execution_log import ExecutionLog
 from .projections.issue_status import IssueStatus
+from .projections.repo_learnings import RepoLearnings
 
 T = TypeVar("T")
 
@@ -69,3 +71,16 @@ class ReadModels(DocumentQueries, Protocol):
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
         """The queue in hand-out order."""
         ...
+
+    async def executions(self, repo: str | None = None, issue_number: int | None = None,
+                         agent_id: str | None = None, offset: int = 0,
+                         limit: int | None = None) -> Listing[ExecutionLog]:
+        """Runs by repo, issue number and agent (None: any), newest first (by start, then id).
+        ``agent_id`` without a pod (``dev-e-1``) means the agent's runs from any of its pods; with
+        one (``dev-e-1/abc12``), that pod's. Listed runs leave out their log lines (``logs`` is
+        empty; ``log_lines`` still counts them): ``execution`` has them."""
+        ...
+
+    async def execution(self, execution_id: str) -> ExecutionLog | None: ...
+
+    async def repo_learnings(self, repo: str) -> RepoLearnings | None: ...

@@ -7,6 +7,11 @@
 | agent       | ``{agentId}``               | HEARTBEAT, MEMORY_HIT_USED; AGENT_STUCK without an issue; |
 |             |                             | observability events without a real issue              |
 | milestone   | ``{repo}@milestone:{name}`` | MILESTONE_COMPLETE                                        |
+| execution   | ``execution#{id}``          | EXECUTION_* (one run of an agent)                         |
+| learnings   | ``{repo}#learnings``        | REPO_LEARNING_RECORDED                                    |
+
+The last two cannot collide with the others: an agent id holds no ``#``, and what follows the
+``#`` of an issue stream is a number (and ``execution`` holds no ``/``, so it is no repo).
 
 A "real issue" means a non-empty repo and an issue number of at least 1: memory servers send
 ``Repo: ""`` and ``IssueNumber: 0`` when they do not know the issue, and those events must
@@ -20,7 +25,15 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cache, lru_cache
 
-from .events import AgentStuck, Event, IssueEvent, MilestoneComplete, ObservabilityEvent
+from .events import (
+    AgentStuck,
+    Event,
+    ExecutionEvent,
+    IssueEvent,
+    MilestoneComplete,
+    ObservabilityEvent,
+    RepoLearningRecorded,
+)
 
 _REPO = re.compile(r"^[^\s#]+/[^\s#]+$")
 
@@ -31,6 +44,8 @@ class StreamKind(str, Enum):
     ISSUE = "issue_status"
     AGENT = "agent_status"
     MILESTONE = "milestone_status"
+    EXECUTION = "execution_log"
+    LEARNINGS = "repo_learnings"
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,14 @@ def issue_stream_id(repo: str, issue_number: int) -> str:
 
 def milestone_stream_id(repo: str, milestone: str) -> str:
     return f"{repo}@milestone:{milestone}"
+
+
+def execution_stream_id(execution_id: str) -> str:
+    return f"execution#{execution_id}"
+
+
+def learnings_stream_id(repo: str) -> str:
+    return f"{repo}#learnings"
 
 
 def parse_issue_stream_id(stream_id: str) -> tuple[str, int] | None:
@@ -73,6 +96,10 @@ def _routed_as(cls: type[Event]) -> str:
         return "issue"
     if issubclass(cls, MilestoneComplete):
         return "milestone"
+    if issubclass(cls, ExecutionEvent):
+        return "execution"
+    if issubclass(cls, RepoLearningRecorded):
+        return "learnings"
     if issubclass(cls, (ObservabilityEvent, AgentStuck)):
         return "issue if real"
     return "agent"
@@ -89,6 +116,10 @@ def route(event: Event) -> StreamRef:
         return _issue_stream(event.repo, event.issue_number)  # type: ignore[attr-defined]
     if how == "milestone":
         return StreamRef(milestone_stream_id(event.repo, event.milestone), StreamKind.MILESTONE)  # type: ignore[attr-defined]
+    if how == "execution":
+        return StreamRef(execution_stream_id(event.execution_id), StreamKind.EXECUTION)  # type: ignore[attr-defined]
+    if how == "learnings":
+        return StreamRef(learnings_stream_id(event.repo), StreamKind.LEARNINGS)  # type: ignore[attr-defined]
     if how == "issue if real" and has_real_issue(event.repo, event.issue_number):  # type: ignore[attr-defined]
         return _issue_stream(event.repo, event.issue_number)  # type: ignore[attr-defined]
     agent_id = getattr(event, "agent_id", None)

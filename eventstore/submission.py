@@ -90,6 +90,11 @@ def parse_submission(body: Any, idempotency_key: str | None = None, caller: Call
             f"unknown event type {wire_name!r}; known types: {', '.join(KNOWN_TYPES)}",
             [Problem("type", "unknown event type")], {"knownTypes": list(KNOWN_TYPES)},
         ) from None
+    if cls.own_route is not None:
+        raise InvalidSubmission(
+            "unknown_event_type", f"{cls.wire_name} is recorded through {cls.own_route}, not /api/events",
+            [Problem("type", f"recorded through {cls.own_route}")], {"knownTypes": list(KNOWN_TYPES)},
+        )
     if is_decision(cls):
         # Before the fields are checked: who decided comes from the credential, never the body.
         body = _with_fields(body, decider_for(caller, cls).stamp())
@@ -97,9 +102,7 @@ def parse_submission(body: Any, idempotency_key: str | None = None, caller: Call
         # The model's validator itself: model_validate is a Python wrapper around this one call.
         event = cls.__pydantic_validator__.validate_python(body)
     except ValidationError as exc:
-        problems = [_problem(err) for err in exc.errors(include_url=False, include_input=False)]
-        summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
-        raise InvalidSubmission("invalid_fields", f"invalid {wire_name.upper()}: {summary}", problems) from None
+        raise invalid_fields(exc, wire_name.upper()) from None
     check_event(caller, event)
     event, data_json, warnings = _storable(event)  # before routing: the stream id comes from these fields
     try:
@@ -192,6 +195,13 @@ def _expected_version(raw: Any) -> int | None:
         raise InvalidSubmission("invalid_fields", "expectedVersion must be a whole number >= 0",
                                 [Problem("expectedVersion", "must be a whole number >= 0")])
     return raw
+
+
+def invalid_fields(exc: ValidationError, what: str) -> InvalidSubmission:
+    """``invalid_fields``, naming every field pydantic refused in a body describing ``what``."""
+    problems = [_problem(err) for err in exc.errors(include_url=False, include_input=False)]
+    summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+    return InvalidSubmission("invalid_fields", f"invalid {what}: {summary}", problems)
 
 
 def _problem(err: Any) -> Problem:

@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.credentials import Credentials
 from bot.http.app import create_app
 from bot.http.app_keys import ApiDeps
+from eventstore.postgres.agent_logs import PostgresAgentLogs
 from eventstore.postgres.embedded import start_embedded
 from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.schema import DOC_TABLES, ROLLUP_TABLES, migrate
@@ -105,7 +106,7 @@ async def pool(pg_server_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 async def reset_database(pool: asyncpg.Pool) -> None:
     tables = ", ".join(("mt_events", "mt_streams", "mt_event_progression", "ce_discord_threads",
-                        "ce_discord_messages", *DOC_TABLES, *ROLLUP_TABLES))
+                        "ce_discord_messages", "ce_agent_logs", *DOC_TABLES, *ROLLUP_TABLES))
     async with pool.acquire() as conn:
         await conn.execute(f"TRUNCATE {tables} CASCADE")
         await conn.execute("ALTER SEQUENCE mt_events_sequence RESTART")
@@ -137,7 +138,8 @@ async def store(db: asyncpg.Pool, clock: FakeClock) -> AsyncIterator[PostgresEve
 @pytest.fixture
 async def api(store: PostgresEventStore, clock: FakeClock) -> AsyncIterator[TestClient]:
     app = create_app(ApiDeps(store=store, read_models=PostgresReadModels(store.pool), clock=clock,
-                             max_body_bytes=64 * 1024, credentials=TEST_CREDENTIALS))
+                             max_body_bytes=64 * 1024, credentials=TEST_CREDENTIALS,
+                             agent_logs=PostgresAgentLogs(store.pool)))
     async with TestClient(TestServer(app)) as client:
         yield client
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..logs import Throttle
-from . import conductor_routes, events_routes, merge_routes
+from . import (
+    agent_logs_routes,
+    conductor_routes,
+    events_routes,
+    execution_logs_routes,
+    merge_routes,
+    repo_learnings_routes,
+)
 from .app_keys import DEPS, ApiDeps
 from .auth import authenticate
 from .errors import UNAVAILABLE_LINES, json_errors
@@ -14,7 +21,8 @@ PUBLIC = {("GET", "/health")}  # answered without a credential in every mode (pr
 
 
 def create_app(deps: ApiDeps) -> web.Application:
-    tables = (events_routes.routes, conductor_routes.routes, merge_routes.routes)
+    tables = (events_routes.routes, conductor_routes.routes, merge_routes.routes, execution_logs_routes.routes,
+              agent_logs_routes.routes, repo_learnings_routes.routes)
     public = {route.handler for table in tables for route in table
               if isinstance(route, web.RouteDef) and (route.method, route.path) in PUBLIC}
     app = web.Application(client_max_size=deps.max_body_bytes, middlewares=[json_errors(authenticate, public)],

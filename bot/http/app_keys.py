@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from eventstore.agent_logs import AgentLogs
 from eventstore.merge import Merger
 from eventstore.read_models import ReadModels
 from eventstore.store import EventStore
@@ -27,6 +28,7 @@ class ApiDeps:
     credentials: Credentials = field(default_factory=Credentials)  # none: the open mode
     health: HealthCheck | None = None  # the process's parts, for /health
     merger: Merger | None = None  # None: no GITHUB_TOKEN, POST /api/merge answers 501
+    agent_logs: AgentLogs | None = None  # None: /api/agent-logs answers 404
 
 
 DEPS = web.AppKey("deps", ApiDeps)

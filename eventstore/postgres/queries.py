@@ -32,6 +32,10 @@ _QUEUE_KEYS = """
 """
 _OFFERABLE = "data->>'State' = 'queued' AND data->>'AssignedAgent' IS NULL"
 
+# Runs newest first: StartedAt is stored in one fixed-width UTC form (projections.SortableTime),
+# so its text sorts as its time; the id (a time-ordered UUID) breaks ties.
+_RUN_ORDER = """((data->>'StartedAt') COLLATE "C"), (id COLLATE "C")"""
+
 # Indexes for the questions below (created by the migration; idempotent).
 INDEXES = f"""
 CREATE INDEX IF NOT EXISTS ce_issuestatus_queue ON mt_doc_issuestatus ({_QUEUE_KEYS}) WHERE {_OFFERABLE};
@@ -42,6 +46,10 @@ CREATE INDEX IF NOT EXISTS ce_issuestatus_pr ON mt_doc_issuestatus ((data->>'Rep
     WHERE data->>'PrNumber' IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ce_agentstatus_assigned ON mt_doc_agentstatus (id)
     WHERE data->>'Assignment' IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ce_executionlog_started ON mt_doc_executionlog ({_RUN_ORDER});
+CREATE INDEX IF NOT EXISTS ce_executionlog_issue ON mt_doc_executionlog
+    ((data->>'Repo'), ((data->>'IssueNumber')::int), {_RUN_ORDER});
+CREATE INDEX IF NOT EXISTS ce_executionlog_agent ON mt_doc_executionlog ((data->>'Agent'), {_RUN_ORDER});
 """
 
 def _offerable_where(stuck: str | None) -> str:
@@ -94,6 +102,30 @@ ORDER BY id COLLATE "C"
 """
 AGENT = "SELECT data::text AS data FROM mt_doc_agentstatus WHERE id = $1"
 ISSUE = "SELECT data::text AS data FROM mt_doc_issuestatus WHERE id = $1"
+EXECUTION = "SELECT data::text AS data FROM mt_doc_executionlog WHERE id = $1"
+REPO_LEARNINGS = "SELECT data::text AS data FROM mt_doc_repolearnings WHERE id = $1"
+
+
+def executions(repo: str | None, issue_number: int | None, agent: str | None,
+               agent_id: str | None) -> tuple[str, str, list[Any]]:
+    """The page and count statements for runs, newest first, and their filter's arguments (the
+    page's OFFSET and LIMIT follow them). Only the filters given are in the statement, so each
+    combination has a plan of its own that uses its index (``ce_executionlog_*``). Pages leave out
+    the runs' log lines (``data - 'Logs'``): a list shows runs, one run shows its lines."""
+    conditions: list[str] = []
+    args: list[Any] = []
+    for expression, value in (("data->>'Repo'", repo), ("(data->>'IssueNumber')::int", issue_number),
+                              ("data->>'Agent'", agent), ("data->>'AgentId'", agent_id)):
+        if value is not None:
+            args.append(value)
+            conditions.append(f"{expression} = ${len(args)}")
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    n = len(args)
+    page = f"""
+SELECT (data - 'Logs')::text AS data, count(*) OVER () AS total FROM mt_doc_executionlog {where}
+ORDER BY ((data->>'StartedAt') COLLATE "C") DESC, (id COLLATE "C") DESC OFFSET ${n + 1} LIMIT ${n + 2}
+"""
+    return page, f"SELECT count(*) AS total FROM mt_doc_executionlog {where}", args
 
 
 

@@ -6,8 +6,11 @@ from typing import Any
 
 import asyncpg
 
+from ..agents import agent_of, pod_of
 from ..projections.agent_status import AgentStatus
+from ..projections.execution_log import ExecutionLog
 from ..projections.issue_status import IssueStatus
+from ..projections.repo_learnings import RepoLearnings
 from ..read_models import Listing
 from . import queries as q
 from .errors import store_errors
@@ -55,3 +58,19 @@ class PostgresReadModels:
 
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
         return await q.page_of(self._fetch, IssueStatus, q.QUEUE, (offset, limit), offset, q.QUEUE_COUNT, ())
+
+    async def executions(self, repo: str | None = None, issue_number: int | None = None,
+                         agent_id: str | None = None, offset: int = 0,
+                         limit: int | None = None) -> Listing[ExecutionLog]:
+        pod = agent_id if agent_id is not None and pod_of(agent_id) is not None else None
+        agent = agent_of(agent_id) if agent_id is not None else None
+        page, count, args = q.executions(repo, issue_number, agent, pod)
+        return await q.page_of(self._fetch, ExecutionLog, page, (*args, offset, limit), offset, count, tuple(args))
+
+    async def execution(self, execution_id: str) -> ExecutionLog | None:
+        found = await q.docs_from(self._fetch, ExecutionLog, q.EXECUTION, execution_id)
+        return found[0] if found else None
+
+    async def repo_learnings(self, repo: str) -> RepoLearnings | None:
+        found = await q.docs_from(self._fetch, RepoLearnings, q.REPO_LEARNINGS, repo)
+        return found[0] if found else None

@@ -21,7 +21,8 @@ VALKEY_LOCK = 0x43_45_56_4B  # "CEVK": session lock held by the one process that
 NOTIFY_CHANNEL = "conductor_e_events"
 MIGRATION_TIMEOUT = 3600.0  # seconds per migration statement
 
-DOC_TABLES = ("mt_doc_issuestatus", "mt_doc_agentstatus", "mt_doc_milestonestatus")
+DOC_TABLES = ("mt_doc_issuestatus", "mt_doc_agentstatus", "mt_doc_milestonestatus", "mt_doc_executionlog",
+              "mt_doc_repolearnings")
 
 _DOC_TABLE = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -114,6 +115,26 @@ END
 $fn$;
 """.format(doc_upserts="".join(_DOC_UPSERT.format(table=t) for t in DOC_TABLES), notify=NOTIFY_CHANNEL)
 
+# Agents' own diagnostic logs (POST /api/agent-logs): a plain table, not events. They are
+# high-volume (every agent posts a batch every few seconds) and worth keeping only for a while,
+# while mt_events is the append-only source of truth for coordination state: events are never
+# deleted (their streams' versions and every reader's checkpoint rely on that), so a log sink
+# there could only grow. Here retention is one indexed DELETE (bot.scheduler, AGENT_LOG_RETENTION_DAYS).
+AGENT_LOGS_TABLE = """
+CREATE TABLE IF NOT EXISTS ce_agent_logs (
+    id          bigint                   GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    agent_id    varchar                  NOT NULL,  -- as sent, a pod's id included (dev-e-1/abc12)
+    agent       varchar                  NOT NULL,  -- the agent it belongs to (dev-e-1)
+    received_at timestamp with time zone NOT NULL,  -- the service's (the database's) time
+    logged_at   jsonb                    NULL,      -- the entry's own timestamp, as sent
+    level       varchar                  NOT NULL,
+    message     text                     NOT NULL,
+    extra       jsonb                    NULL       -- the entry's other fields, as sent
+);
+CREATE INDEX IF NOT EXISTS ce_agent_logs_agent ON ce_agent_logs (agent, id);
+CREATE INDEX IF NOT EXISTS ce_agent_logs_received ON ce_agent_logs (received_at);
+"""
+
 DDL = (
     """
 CREATE TABLE IF NOT EXISTS mt_streams (
@@ -176,6 +197,7 @@ CREATE TABLE IF NOT EXISTS ce_discord_messages (
     message_id bigint                   NOT NULL
 );
 """,
+    AGENT_LOGS_TABLE,
     *(_DOC_TABLE.format(table=t) for t in DOC_TABLES),
     """
 -- For events stored under a client-chosen id (eventId, Idempotency-Key): a digest of the event as
@@ -293,7 +315,8 @@ APPEND_FUNCTION_VERSION = "conductor-e " + hashlib.sha256(APPEND_FUNCTION.encode
 # Everything the DDL makes, to tell at a glance whether there is anything to do.
 _RELATIONS = ("mt_streams", "mt_events_sequence", "mt_events", "pk_mt_events_stream_and_version",
               "idx_mt_events_event_id", "mt_event_progression", "ce_discord_threads", "ce_state",
-              "ce_discord_messages", *DOC_TABLES, "ce_event_fingerprints", *ROLLUP_TABLES)
+              "ce_discord_messages", *DOC_TABLES, "ce_event_fingerprints", "ce_agent_logs",
+              "ce_agent_logs_agent", "ce_agent_logs_received", *ROLLUP_TABLES)
 _COMPLETE = """
 SELECT NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS r(name) WHERE to_regclass(r.name) IS NULL)
    AND EXISTS (SELECT 1 FROM ce_state WHERE id = 1)

@@ -154,6 +154,7 @@ class PostgresEventStore(EventStore):
         # Documents this process read or wrote, current as of document version ``_cache_docs``.
         self._cache: dict[tuple[type[BaseModel], str], BaseModel | None] = {}
         self._cache_docs: int | None = None
+        self._uncached = projector.uncached_documents() if projector is not None else frozenset()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -404,9 +405,12 @@ class PostgresEventStore(EventStore):
             return
         if uow.docs_before != self._cache_docs:
             self._cache.clear()
-        self._cache.update(uow.docs)
+        # (Documents the projector keeps out of the cache, such as an execution's log, are never read
+        # from it: a batch that needs one reads it.)
+        kept = uow.docs if not self._uncached else {k: d for k, d in uow.docs.items() if k[0] not in self._uncached}
+        self._cache.update(kept)
         if len(self._cache) > CACHE_LIMIT:  # the bound holds after every batch, however many it read
-            self._cache = dict(uow.docs) if len(uow.docs) <= CACHE_LIMIT else {}
+            self._cache = dict(kept) if len(kept) <= CACHE_LIMIT else {}
         self._cache_docs = uow.docs_after
 
     def _forget_cache(self) -> None:

@@ -45,6 +45,10 @@ class Projector(Protocol):
         """True if ``event`` changes no document and triggers no rule (it needs no state)."""
         ...
 
+    def uncached_documents(self) -> frozenset[type[BaseModel]]:
+        """Document types the store should not keep in its cache between batches."""
+        ...
+
     def documents_for(self, pendings: Sequence[PendingEvent]) -> Mapping[type[BaseModel], Iterable[str]]:
         """The documents a batch of events will touch, so the store can load them in bulk."""
         ...

@@ -1,5 +1,6 @@
-"""The rig's projector: folds each event into IssueStatus, AgentStatus and MilestoneStatus, then
-asks the recovery rules for follow-ups. Orchestration only; the folds and rules are pure."""
+"""The rig's projector: folds each event into IssueStatus, AgentStatus and MilestoneStatus (or an
+execution's ExecutionLog, a repo's RepoLearnings), then asks the recovery rules for follow-ups.
+Orchestration only; the folds and rules are pure."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from ..agents import agent_of
 from ..policies import react
 from ..store import PendingEvent, RecordedEvent
 from ..streams import StreamKind, StreamRef, milestone_stream_id
-from . import DocumentSet, agent_status, issue_status, milestone_status
+from . import DocumentSet, agent_status, execution_log, issue_status, milestone_status, repo_learnings
 from .agent_status import AgentStatus
+from .execution_log import ExecutionLog
 from .issue_status import IssueStatus
 from .milestone_status import MilestoneStatus
+from .repo_learnings import RepoLearnings
 
-DOCUMENT_TYPES = (IssueStatus, AgentStatus, MilestoneStatus)
+DOCUMENT_TYPES = (IssueStatus, AgentStatus, MilestoneStatus, ExecutionLog, RepoLearnings)
 
 
 # Observability events (TOOL_USED, MEMORY_*, TOKEN_USAGE) are analytics: they change no
@@ -30,6 +33,11 @@ def _analytics_only(event: ev.Event) -> bool:
     return type(event) in _ANALYTICS_CLASSES
 
 
+# The streams whose events may touch agents' documents (an execution names its agent, but runs
+# change no AgentStatus).
+_AGENT_DOCUMENTS = frozenset({StreamKind.ISSUE, StreamKind.AGENT})
+
+
 class RigProjector:
     # No projection reads analytics events; the function itself, so asking costs one call.
     is_inert = staticmethod(_analytics_only)
@@ -37,19 +45,29 @@ class RigProjector:
     def inert_aliases(self) -> frozenset[str]:
         return frozenset(cls.alias for cls in _ANALYTICS_CLASSES)
 
+    def uncached_documents(self) -> frozenset[type[BaseModel]]:
+        # Only decisions change an execution's log (large: its steps and lines) and a repo's
+        # learnings, and decisions read documents afresh: caching them would only hold memory.
+        return frozenset({ExecutionLog, RepoLearnings})
+
     def documents_for(self, pendings: Sequence[PendingEvent]) -> Mapping[type[BaseModel], Iterable[str]]:
         """What a batch will touch: the issue documents of coordination events and the agents they
-        name. Anything else (rare) is loaded on demand."""
+        name, and the runs whose executions start. Anything else (rare) is loaded on demand."""
         coordination = [p for p in pendings if not _analytics_only(p.event)]
-        named = {a for p in coordination if isinstance(a := getattr(p.event, "agent_id", None), str)}
+        named = {a for p in coordination if p.stream.kind in _AGENT_DOCUMENTS
+                 and isinstance(a := getattr(p.event, "agent_id", None), str)}
         agents = named | {agent_of(a) for a in named}  # a pod's events touch its agent's document
         return {
             IssueStatus: {p.stream.id for p in coordination if p.stream.kind is StreamKind.ISSUE},
             AgentStatus: agents,
+            ExecutionLog: {p.event.execution_id for p in coordination if isinstance(p.event, ev.ExecutionEvent)},
         }
 
     async def apply(self, rec: RecordedEvent, stream: StreamRef, docs: DocumentSet) -> list[PendingEvent]:
         if rec.event is None or _analytics_only(rec.event):
+            return []
+        if stream.kind is StreamKind.EXECUTION or stream.kind is StreamKind.LEARNINGS:
+            await self._record(rec, docs)  # their own documents only; no rule reacts to them
             return []
         before: IssueStatus | None = None
         after: IssueStatus | None = None
@@ -66,6 +84,17 @@ class RigProjector:
 
         milestone = await self._milestone(rec, after, docs)
         return react(rec, after, milestone)
+
+    async def _record(self, rec: RecordedEvent, docs: DocumentSet) -> None:
+        e = rec.event
+        if isinstance(e, ev.ExecutionEvent):
+            run = execution_log.evolve(await docs.get(ExecutionLog, e.execution_id), rec)
+            if run is not None:
+                docs.put(e.execution_id, run)
+        elif isinstance(e, ev.RepoLearningRecorded):
+            learnings = repo_learnings.evolve(await docs.get(RepoLearnings, e.repo), rec)
+            if learnings is not None:
+                docs.put(e.repo, learnings)
 
     async def _milestone(self, rec: RecordedEvent, issue: IssueStatus | None,
                          docs: DocumentSet) -> MilestoneStatus | None:

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 from eventstore.authorization import Caller, Role
 from eventstore.events import EVENT_TYPES, KNOWN_TYPES, parse_event
 from eventstore.naming import marten_alias
-from eventstore.streams import StreamKind, route
-from eventstore.submission import parse_submission
+from eventstore.streams import StreamKind, parse_issue_stream_id, route
+from eventstore.submission import InvalidSubmission, parse_submission
 
 from .helpers import pascal_keys
 
@@ -48,6 +48,12 @@ GOLDEN = [
     ("MEMORY_READ", "MemoryRead", "memory_read"),
     ("MEMORY_HIT_USED", "MemoryHitUsed", "memory_hit_used"),
     ("TOKEN_USAGE", "TokenUsage", "token_usage"),
+    # recorded through their own routes (own_route), not /api/events
+    ("EXECUTION_STARTED", "ExecutionStarted", "execution_started"),
+    ("EXECUTION_STEP_RECORDED", "ExecutionStepRecorded", "execution_step_recorded"),
+    ("EXECUTION_LOGS_APPENDED", "ExecutionLogsAppended", "execution_logs_appended"),
+    ("EXECUTION_COMPLETED", "ExecutionCompleted", "execution_completed"),
+    ("REPO_LEARNING_RECORDED", "RepoLearningRecorded", "repo_learning_recorded"),
 ]
 
 ISSUE = {"repo": "dashecorp/conductor-e", "issueNumber": 42}
@@ -106,6 +112,24 @@ CASES: dict[str, tuple[dict, str, list[str]]] = {
 def test_golden_names() -> None:
     assert sorted((w, c.__name__, c.alias) for w, c in EVENT_TYPES.items()) == sorted(GOLDEN)
     assert set(KNOWN_TYPES) == set(CASES)
+
+
+@pytest.mark.parametrize("wire_name", sorted(set(EVENT_TYPES) - set(KNOWN_TYPES)))
+def test_events_with_a_route_of_their_own_are_not_taken_by_api_events(wire_name: str) -> None:
+    body = {"type": wire_name, "executionId": "x", "agentId": "dev-e-1", "repo": "o/r", "key": "k", "value": "v",
+            "status": "done", "step": {}, "lines": []}
+    with pytest.raises(InvalidSubmission) as caught:
+        parse_submission(body)
+    assert caught.value.code == "unknown_event_type" and "recorded through /api/" in str(caught.value)
+
+
+def test_own_route_events_route_to_streams_no_issue_or_agent_can_have() -> None:
+    started = parse_event("EXECUTION_STARTED", {"executionId": "0190-ab", "agentId": "dev-e-1", "repo": "o/r",
+                                                "issueNumber": 3})
+    assert (route(started).id, route(started).kind) == ("execution#0190-ab", StreamKind.EXECUTION)
+    learned = parse_event("REPO_LEARNING_RECORDED", {"repo": "o/r", "key": "k", "value": "v"})
+    assert (route(learned).id, route(learned).kind) == ("o/r#learnings", StreamKind.LEARNINGS)
+    assert parse_issue_stream_id("execution#0190-ab") is None and parse_issue_stream_id("o/r#learnings") is None
 
 
 @pytest.mark.parametrize("wire_name", sorted(CASES))

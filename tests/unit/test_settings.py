@@ -18,10 +18,12 @@ def test_defaults_and_values_as_written(monkeypatch: pytest.MonkeyPatch) -> None
     assert not defaults.discord_enabled and defaults.discord_tool_events is False
     given = from_env(monkeypatch, {"PORT": " 81 ", "LOG_LEVEL": "debug", "DATABASE_URL": "", "MAX_BODY_BYTES": "2048",
                                    "DISCORD_TOOL_EVENTS": "yes", "CONDUCTOR_E_DATA_DIR": "~/ce",
-                                   "HUMAN_GATE_REMINDER_MINUTES": "0.5", "DISCORD_GUILD_ID": "123"})
+                                   "HUMAN_GATE_REMINDER_MINUTES": "0.5", "DISCORD_GUILD_ID": "123",
+                                   "AGENT_LOG_RETENTION_DAYS": "0.5"})
     assert (given.port, given.log_level, given.database_url, given.max_body_bytes) == (81, "DEBUG", None, 2048)
     assert given.discord_tool_events is True and given.human_gate_reminder_minutes == 0.5
     assert given.data_dir == Path("~/ce").expanduser() and given.discord_guild_id == 123
+    assert defaults.agent_log_retention_days == 7 and given.agent_log_retention_days == 0.5
 
 
 @pytest.mark.parametrize("env, says", [
@@ -34,6 +36,8 @@ def test_defaults_and_values_as_written(monkeypatch: pytest.MonkeyPatch) -> None
     ({"DISCORD_TOOL_EVENTS": "maybe"}, "DISCORD_TOOL_EVENTS must be true or false, not 'maybe'"),
     ({"DISCORD_CHANNEL_ID": "#general"}, "DISCORD_CHANNEL_ID must be a Discord id (digits), not '#general'"),
     ({"DISCORD_TOKEN": "t"}, "DISCORD_CHANNEL_ID is required when DISCORD_TOKEN is set"),
+    ({"AGENT_LOG_RETENTION_DAYS": "0"}, "AGENT_LOG_RETENTION_DAYS must be at least 0.001, not '0'"),
+    ({"AGENT_LOG_RETENTION_DAYS": "-1"}, "AGENT_LOG_RETENTION_DAYS must be at least 0.001, not '-1'"),
 ])
 def test_each_mistake_is_one_line_naming_the_variable(env: dict[str, str], says: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
