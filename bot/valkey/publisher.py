@@ -23,6 +23,7 @@ from eventstore import events as ev
 from eventstore.agents import agent_of
 from eventstore.conductor import assignment_current
 from eventstore.projections.issue_status import IssueStatus
+from eventstore.projections.repo_learnings import RepoLearnings
 from eventstore.read_models import ReadModels
 from eventstore.store import EventStore, RecordedEvent, StoreError
 from eventstore.subscriptions import Checkpoints
@@ -51,11 +52,24 @@ class Wakeups(Protocol):
     async def wait(self, timeout: float) -> None: ...
 
 
-def assignment_fields(issue: IssueStatus, event: ev.IssueAssigned, event_id: str) -> dict[str, str]:
+# The runtime's optional entry fields, each from the repo learning of that name, in either of the
+# spellings agents give keys (``testCommand`` or ``test-command``).
+LEARNED_FIELDS = {"stack": ("stack",), "testCommand": ("testCommand", "test-command"),
+                  "buildCommand": ("buildCommand", "build-command"), "tools": ("tools",)}
+
+
+def assignment_fields(issue: IssueStatus, event: ev.IssueAssigned, event_id: str,
+                      learnings: RepoLearnings | None = None) -> dict[str, str]:
     """The stream entry the agent runtime reads: ``repo``, ``issueNumber``, ``title``, ``priority``,
+    ``stack``, ``testCommand``, ``buildCommand`` and ``tools`` where the repo's learnings know them,
     and ``attempt`` and the event's id (``eventId``) for a consumer that wants to tell entries apart."""
-    return {"repo": issue.repo, "issueNumber": str(issue.issue_number), "title": issue.title,
-            "priority": issue.priority, "attempt": str(event.attempt or issue.attempt), "eventId": event_id}
+    fields = {"repo": issue.repo, "issueNumber": str(issue.issue_number), "title": issue.title,
+              "priority": issue.priority, "attempt": str(event.attempt or issue.attempt), "eventId": event_id}
+    for name, keys in LEARNED_FIELDS.items():
+        learned = next((found for key in keys if learnings is not None and (found := learnings.get(key))), None)
+        if learned is not None:
+            fields[name] = learned.value
+    return fields
 
 
 class AssignmentPublisher:
@@ -136,6 +150,8 @@ class AssignmentPublisher:
             log.info("assignment of %s to %s (event %s) is no longer current: not published", rec.stream_id,
                      agent, rec.seq)
             return
-        entry, new = await self._sink.publish(agent, str(rec.id), assignment_fields(issue, event, str(rec.id)))
+        learnings = await self._read_models.repo_learnings(issue.repo)
+        entry, new = await self._sink.publish(agent, str(rec.id),
+                                              assignment_fields(issue, event, str(rec.id), learnings))
         if new:
             log.info("assignment of %s published to assignments:%s (entry %s)", rec.stream_id, agent, entry)

@@ -120,10 +120,16 @@ async def test_every_kind_of_assignment_reaches_the_agents_stream(db: asyncpg.Po
         [(_, fields)] = await read_as_runtime(valkey, poller, 1)
         assert fields["issueNumber"] == "2" and fields["title"] == "issue 2" and fields["priority"] == "normal"
 
-        await rig.approve(3)  # a posted ISSUE_ASSIGNED
+        for key, value in (("stack", "Node.js (package.json)"), ("test-command", "npm test")):
+            async with rig.http.post(f"{rig.url}/api/repo-learnings", json={
+                    "repo": REPO, "key": key, "value": value, "agentId": posted}) as resp:
+                assert resp.status in (200, 201), await resp.text()
+        await rig.approve(3)  # a posted ISSUE_ASSIGNED, in a repo whose learnings know its stack and tests
         await rig.post({"type": "ISSUE_ASSIGNED", "repo": REPO, "issueNumber": 3, "agentId": posted})
         [(_, fields)] = await read_as_runtime(valkey, posted, 1)
         assert fields["issueNumber"] == "3"
+        assert fields["stack"] == "Node.js (package.json)" and fields["testCommand"] == "npm test"
+        assert "buildCommand" not in fields and "tools" not in fields
         await rig.valkey_state(caught_up)
         for name in (dispatched, poller, posted):
             assert await valkey.xlen(f"assignments:{name}") == 1
