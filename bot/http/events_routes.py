@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
 from eventstore.authorization import NotPermitted
@@ -13,38 +12,26 @@ from eventstore.submit import submit_event
 from . import render
 from .app_keys import DEPS
 from .auth import CALLER, has_valid_token, refusal
-from .bodies import read_body
 from .errors import ApiError, json_response
+from .json_input import json_body, refused
 from .query import int_param, required_param
 
 routes = web.RouteTableDef()
 
 MAX_PAGE = 1000
-# Refusals of the body as a whole; the rest (a field's value) are 422.
-_BAD_REQUEST = frozenset({"invalid_body", "missing_type", "unknown_event_type", "too_deeply_nested"})
 
 
 @routes.post("/api/events")
 async def post_event(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    raw = await read_body(request, deps.max_body_bytes, deps.http_timeout)
-    try:
-        # orjson: strict JSON (no NaN/Infinity, valid UTF-8 without lone surrogates), a nesting
-        # limit instead of recursion, and several times faster than the json module.
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if "depth limit" in str(exc):
-            raise ApiError(400, "too_deeply_nested", "the body is nested too deeply") from None
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    body = await json_body(request)
     try:
         appended, warnings = submit_event(deps.store, body, idempotency_key=request.headers.get("Idempotency-Key"),
                                           caller=request[CALLER])
     except NotPermitted as exc:
         raise refusal(exc) from None
     except InvalidSubmission as exc:
-        status = 400 if exc.code in _BAD_REQUEST else 422
-        raise ApiError(status, exc.code, str(exc), problems=[p.as_json() for p in exc.problems],
-                       **exc.extra) from None
+        raise refused(exc) from None
     try:
         result = await appended
     except ConcurrencyError as exc:
