@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 def point_discord_py_at(api_base: str, gateway_url: str) -> None:
     """discord.py builds every REST URL from ``Route.BASE`` and connects the gateway to
-    ``DEFAULT_GATEWAY``: two public class attributes, set before ``start()`` (see the README)."""
+    ``DEFAULT_GATEWAY``: two public class attributes, set before ``start()`` (the settings
+    ``DISCORD_API_BASE_URL`` and ``DISCORD_GATEWAY_URL``)."""
     discord.http.Route.BASE = api_base.rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
