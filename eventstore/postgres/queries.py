@@ -7,6 +7,7 @@ size of the table: the queue's head comes with a LIMIT and the dependency check 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -32,6 +33,9 @@ _QUEUE_KEYS = """
 """
 _OFFERABLE = "data->>'State' = 'queued' AND data->>'AssignedAgent' IS NULL"
 
+# Issues by repo (code point order, as Python compares), then number: the pages' order and index.
+_ISSUE_ORDER = """((data->>'Repo') COLLATE "C"), ((data->>'IssueNumber')::int)"""
+
 # Runs newest first: StartedAt is stored in one fixed-width UTC form (projections.SortableTime),
 # so its text sorts as its time; the id (a time-ordered UUID) breaks ties.
 _RUN_ORDER = """((data->>'StartedAt') COLLATE "C"), (id COLLATE "C")"""
@@ -41,7 +45,8 @@ INDEXES = f"""
 CREATE INDEX IF NOT EXISTS ce_issuestatus_queue ON mt_doc_issuestatus ({_QUEUE_KEYS}) WHERE {_OFFERABLE};
 CREATE INDEX IF NOT EXISTS ce_issuestatus_open_gate ON mt_doc_issuestatus (id)
     WHERE (data->'Gate'->>'Open')::boolean;
-CREATE INDEX IF NOT EXISTS ce_issuestatus_state ON mt_doc_issuestatus ((data->>'State'), (data->>'Repo'));
+CREATE INDEX IF NOT EXISTS ce_issuestatus_listing ON mt_doc_issuestatus ({_ISSUE_ORDER});
+CREATE INDEX IF NOT EXISTS ce_issuestatus_state_listing ON mt_doc_issuestatus ((data->>'State'), {_ISSUE_ORDER});
 CREATE INDEX IF NOT EXISTS ce_issuestatus_pr ON mt_doc_issuestatus ((data->>'Repo'), (data->>'PrNumber'))
     WHERE data->>'PrNumber' IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ce_agentstatus_assigned ON mt_doc_agentstatus (id)
@@ -68,7 +73,7 @@ SELECT data::text AS data FROM mt_doc_issuestatus d WHERE {_offerable_where("$2"
 ORDER BY {_QUEUE_KEYS} LIMIT $1
 """
 QUEUE = f"""
-SELECT data::text AS data, count(*) OVER () AS total FROM mt_doc_issuestatus d WHERE {_offerable_where(None)}
+SELECT data::text AS data FROM mt_doc_issuestatus d WHERE {_offerable_where(None)}
 ORDER BY {_QUEUE_KEYS} OFFSET $1 LIMIT $2
 """
 QUEUE_COUNT = f"SELECT count(*) AS total FROM mt_doc_issuestatus d WHERE {_offerable_where(None)}"
@@ -78,11 +83,12 @@ SELECT data::text AS data FROM mt_doc_issuestatus WHERE (data->'Gate'->>'Open'):
 ASSIGNEES = """
 SELECT data::text AS data FROM mt_doc_agentstatus WHERE data->>'Assignment' IS NOT NULL ORDER BY id
 """
-# Pages: the rows from OFFSET $n, at most LIMIT $n+1 (NULL: all), each with the count of all.
-ISSUES = """
-SELECT data::text AS data, count(*) OVER () AS total FROM mt_doc_issuestatus
+# Pages: the rows from OFFSET $n, at most LIMIT $n+1 (NULL: all), read in an index's order; the
+# count of all is a statement of its own (a window count would read every row for any page).
+ISSUES = f"""
+SELECT data::text AS data FROM mt_doc_issuestatus
 WHERE ($1::text IS NULL OR data->>'State' = $1) AND ($2::text IS NULL OR data->>'Repo' = $2)
-ORDER BY data->>'Repo' COLLATE "C", (data->>'IssueNumber')::int
+ORDER BY {_ISSUE_ORDER}
 OFFSET $3 LIMIT $4
 """
 ISSUES_COUNT = """
@@ -90,8 +96,7 @@ SELECT count(*) AS total FROM mt_doc_issuestatus
 WHERE ($1::text IS NULL OR data->>'State' = $1) AND ($2::text IS NULL OR data->>'Repo' = $2)
 """
 AGENTS = """
-SELECT data::text AS data, count(*) OVER () AS total FROM mt_doc_agentstatus
-ORDER BY id COLLATE "C" OFFSET $1 LIMIT $2
+SELECT data::text AS data FROM mt_doc_agentstatus ORDER BY id COLLATE "C" OFFSET $1 LIMIT $2
 """
 AGENTS_COUNT = "SELECT count(*) AS total FROM mt_doc_agentstatus"
 
@@ -122,7 +127,7 @@ def executions(repo: str | None, issue_number: int | None, agent: str | None,
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     n = len(args)
     page = f"""
-SELECT (data - 'Logs')::text AS data, count(*) OVER () AS total FROM mt_doc_executionlog {where}
+SELECT (data - 'Logs')::text AS data FROM mt_doc_executionlog {where}
 ORDER BY ((data->>'StartedAt') COLLATE "C") DESC, (id COLLATE "C") DESC OFFSET ${n + 1} LIMIT ${n + 2}
 """
     return page, f"SELECT count(*) AS total FROM mt_doc_executionlog {where}", args
@@ -135,9 +140,7 @@ async def docs_from(fetch: Fetch, model: type[D], sql: str, *args: Any) -> list[
 
 async def page_of(fetch: Fetch, model: type[D], sql: str, args: tuple[Any, ...], offset: int,
                   count_sql: str, count_args: tuple[Any, ...]) -> Listing[D]:
-    """A page from ``sql`` (which yields ``data`` and ``total``); past the end, ``count_sql`` says how many."""
-    rows = await fetch(sql, *args)
-    if rows:
-        return Listing([load_doc(model, r["data"]) for r in rows], int(rows[0]["total"]), offset)
-    total = 0 if offset == 0 else int((await fetch(count_sql, *count_args))[0]["total"])
-    return Listing([], total, offset)
+    """A page from ``sql`` and the count of all from ``count_sql``, asked at once (each on a
+    connection of its own when ``fetch`` is the pool's)."""
+    rows, counted = await asyncio.gather(fetch(sql, *args), fetch(count_sql, *count_args))
+    return Listing([load_doc(model, r["data"]) for r in rows], int(counted[0]["total"]), offset)

@@ -34,7 +34,10 @@ FROM mt_events e JOIN mt_streams s ON s.id = e.stream_id
 WHERE e.seq_id > $1 AND ($2::bigint IS NULL OR e.seq_id <= $2) AND e.type <> ALL($3::text[])
 ORDER BY e.seq_id LIMIT $4
 """
-_INDEXES = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1"
+_INDEXES = ("SELECT indexname AS name, indexdef AS def FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename = $1")
+_STATISTICS = ("SELECT stxname AS name, pg_get_statisticsobjdef(oid) AS def FROM pg_statistic_ext "
+               "WHERE stxrelid = to_regclass($1)")
 
 
 class InMemoryDocuments:
@@ -70,6 +73,9 @@ async def rebuild_documents(conn: asyncpg.Connection, projector: Projector,
         await conn.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
         await conn.execute(f"CREATE TABLE {table}{SHADOW} (LIKE {table} INCLUDING ALL)")
         await upsert_documents(conn, model, docs.of(model, docs.docs), table=table + SHADOW)
+        # Planner statistics before the swap (they go with the table): a table swapped in without
+        # them would be planned as if empty until autovacuum analysed it (the queue's head, say).
+        await conn.execute(f"ANALYZE {table}{SHADOW}")
     docs.changed.clear()
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
@@ -99,18 +105,25 @@ async def _fold(conn: asyncpg.Connection, projector: Projector, docs: InMemoryDo
 
 
 async def _swap(conn: asyncpg.Connection, table: str) -> None:
-    """The shadow becomes ``table``; its indexes take the names the table's had (so the migration
-    and operators find them as before)."""
-    names = {_shape(r["indexdef"]): r["indexname"] for r in await conn.fetch(_INDEXES, table)}
-    shadow_names = {_shape(r["indexdef"]): r["indexname"] for r in await conn.fetch(_INDEXES, table + SHADOW)}
+    """The shadow becomes ``table``; its indexes and extended statistics (copied by ``LIKE …
+    INCLUDING ALL``) take the names the table's had (so the migration and operators find them as
+    before)."""
+    indexes = {_shape(r["def"]): r["name"] for r in await conn.fetch(_INDEXES, table)}
+    shadow_indexes = {_shape(r["def"]): r["name"] for r in await conn.fetch(_INDEXES, table + SHADOW)}
+    statistics = {_shape(r["def"]): r["name"] for r in await conn.fetch(_STATISTICS, table)}
+    shadow_statistics = {_shape(r["def"]): r["name"] for r in await conn.fetch(_STATISTICS, table + SHADOW)}
     await conn.execute(f"DROP TABLE {table}")
     await conn.execute(f"ALTER TABLE {table}{SHADOW} RENAME TO {table}")
-    for shape, name in shadow_names.items():
-        original = names.get(shape)
-        if original is not None and original != name:
-            await conn.execute(f'ALTER INDEX "{name}" RENAME TO "{original}"')
+    for kind, names, shadow_names in (("INDEX", indexes, shadow_indexes),
+                                      ("STATISTICS", statistics, shadow_statistics)):
+        for shape, name in shadow_names.items():
+            original = names.get(shape)
+            if original is not None and original != name:
+                await conn.execute(f'ALTER {kind} "{name}" RENAME TO "{original}"')
 
 
-def _shape(indexdef: str) -> str:
-    """An index definition without its name and its table's: what two like indexes share."""
-    return re.sub(r"INDEX \S+ ON \S+", "INDEX ON", indexdef)
+def _shape(definition: str) -> str:
+    """An index's or a statistics object's definition without its name and its table's: what two
+    like ones share."""
+    without_names = re.sub(r"(INDEX|STATISTICS) \S+", r"\1", definition)
+    return re.sub(r" (ON|FROM) [\w.\"]+( |$)", r" \1 \2", without_names)

@@ -286,14 +286,19 @@ REFERENCING NEW TABLE AS appended FOR EACH STATEMENT EXECUTE FUNCTION ce_roll_up
 FILL_ROLLUPS = "TRUNCATE " + ", ".join(ROLLUP_TABLES) + ";" + _ROLL_UP.format(source="mt_events")
 ROLLUP_VERSION = "conductor-e " + hashlib.sha256((ROLLUP_DDL + ROLLUP_FUNCTION).encode()).hexdigest()[:16]
 
-# The seed's analytics queries group mt_events by JSON fields; without statistics on those
-# expressions the planner guesses thousands of groups and sorts every tool_used row (spilling to
-# disk at 1M events) instead of hashing a few hundred groups (BENCHMARKS.md, "Scale").
+# Statistics on JSON expressions, which plain column statistics do not cover. The seed's analytics
+# queries group mt_events by JSON fields: without these the planner guesses thousands of groups and
+# sorts every tool_used row (spilling to disk at 1M events) instead of hashing a few hundred. The
+# queue's head is read in index order only when the planner knows how many issues are queued and
+# unassigned: guessing a few, it fetches them all and sorts (BENCHMARKS.md, "Scale").
 EXPRESSION_STATISTICS = {
-    "ce_stats_tool_groups": "CREATE STATISTICS IF NOT EXISTS ce_stats_tool_groups (ndistinct) "
-                            "ON (data->>'Repo'), (data->>'ToolName') FROM mt_events",
-    "ce_stats_agent_groups": "CREATE STATISTICS IF NOT EXISTS ce_stats_agent_groups (ndistinct) "
-                             "ON (data->>'AgentId'), type FROM mt_events",
+    "ce_stats_tool_groups": ("mt_events", "CREATE STATISTICS IF NOT EXISTS ce_stats_tool_groups (ndistinct) "
+                                          "ON (data->>'Repo'), (data->>'ToolName') FROM mt_events"),
+    "ce_stats_agent_groups": ("mt_events", "CREATE STATISTICS IF NOT EXISTS ce_stats_agent_groups (ndistinct) "
+                                           "ON (data->>'AgentId'), type FROM mt_events"),
+    "ce_stats_issue_offer": ("mt_doc_issuestatus", "CREATE STATISTICS IF NOT EXISTS ce_stats_issue_offer "
+                                                   "ON (data->>'State'), (data->>'AssignedAgent') "
+                                                   "FROM mt_doc_issuestatus"),
 }
 
 
@@ -311,6 +316,9 @@ END $$;
 # Ours, identified by a digest of its definition in its comment: recreated only when that changed.
 APPEND_FUNCTION_VERSION = "conductor-e " + hashlib.sha256(APPEND_FUNCTION.encode()).hexdigest()[:16]
 
+
+# Indexes an earlier version made that another now replaces (ce_issuestatus_state_listing).
+OBSOLETE_INDEXES = ("ce_issuestatus_state",)
 
 # Everything the DDL makes, to tell at a glance whether there is anything to do.
 _RELATIONS = ("mt_streams", "mt_events_sequence", "mt_events", "pk_mt_events_stream_and_version",
@@ -352,6 +360,9 @@ async def migrate(conn: asyncpg.Connection) -> None:
             # CREATE INDEX IF NOT EXISTS would lock the table (blocking writes) before finding the index.
             if await conn.fetchval("SELECT to_regclass($1) IS NULL", name):
                 await conn.execute(statement, timeout=MIGRATION_TIMEOUT)
+        for name in OBSOLETE_INDEXES:  # replaced by another; keeping it would only slow every write
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name):
+                await conn.execute(f"DROP INDEX {name}")
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'mt_mark_event_progression')"):
             await conn.execute(MARK_PROGRESSION_FUNCTION)
         current = await conn.fetch("SELECT oid::regprocedure::text AS f, obj_description(oid, 'pg_proc') AS note "
@@ -390,12 +401,13 @@ async def _migrate_rollups(conn: asyncpg.Connection) -> None:
 async def _create_expression_statistics(conn: asyncpg.Connection) -> None:
     if await conn.fetchval("SELECT current_setting('server_version_num')::int") < 140000:
         return  # statistics on expressions came with PostgreSQL 14; older servers plan without them
-    missing = [sql for name, sql in EXPRESSION_STATISTICS.items()
-               if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_statistic_ext WHERE stxname = $1)", name)]
-    for sql in missing:
-        await conn.execute(sql)
-    if missing:  # filled by ANALYZE (a sample, seconds at most); autovacuum keeps them current
-        await conn.execute("ANALYZE mt_events", timeout=MIGRATION_TIMEOUT)
+    analyse: set[str] = set()
+    for name, (table, sql) in EXPRESSION_STATISTICS.items():
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_statistic_ext WHERE stxname = $1)", name):
+            await conn.execute(sql)
+            analyse.add(table)
+    for table in sorted(analyse):  # filled by ANALYZE (a sample, seconds at most); autovacuum keeps them current
+        await conn.execute(f"ANALYZE {table}", timeout=MIGRATION_TIMEOUT)
 
 
 def _index_statements() -> list[tuple[str, str]]:
