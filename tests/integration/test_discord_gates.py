@@ -82,8 +82,10 @@ async def test_double_click_gives_exactly_one_decision_and_disables_buttons(
         assert "by" in edited["content"].splitlines()[-1]
         issue = await (await rig.http.get(f"{rig.url}/api/issues/{REPO}/7")).json()
         assert issue["gate"]["open"] is False and issue["gate"]["decidedBy"] in (GATE_MEMBER, ADMIN_MEMBER)
-        await fake.wait_for(lambda: any(("approved by" in m["content"] or "rejected by" in m["content"])
-                                        for m in fake.messages_in(thread_of(fake)["id"])))
+        # One decision message in the thread (private answers aside), from the notifier.
+        await fake.wait_for(lambda: [m["content"].split(" by ")[0] for m in fake.messages_in(thread_of(fake)["id"])
+                                     if m["content"].startswith(("✅ Gate", "⛔ Gate"))
+                                     and not m["flags"] & 64] in (["✅ Gate **approved**"], ["⛔ Gate **rejected**"]))
 
 
 async def test_buttons_keep_working_after_a_restart(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
@@ -108,7 +110,7 @@ async def test_gate_slash_commands_with_reason(fake: FakeDiscord, db: asyncpg.Po
         assert "reviewed the diff" in (await fake.wait_callback(done)).data["content"]
         again = await fake.slash_command("gate reject", {"repo": REPO, "number": 7, "reason": "late"},
                                          user=GATE_MEMBER)
-        assert "already closed (approved by admin)" in (await fake.wait_callback(again)).data["content"]
+        assert "already decided by admin (approved)" in (await fake.wait_callback(again)).data["content"]
         row = await db.fetchrow("SELECT data FROM mt_events WHERE type = 'human_gate_approved'")
         assert row["data"]["Reason"] == "reviewed the diff" and row["data"]["PrNumber"] == 88
         await fake.wait_for(lambda: all(b.get("disabled") for b in buttons(fake.message(message["id"]) or {})))
