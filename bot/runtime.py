@@ -145,6 +145,7 @@ class Service:
             agent_logs=agent_logs, log_retention=timedelta(days=settings.agent_log_retention_days),
             report=lambda state, detail: self.components.set("scheduler", state, detail),
             dispatch=self.dispatcher.tick if self.dispatcher is not None else None,
+            read_models=read_models, digest_at=settings.digest_time,
         )
         self.scheduler.start()
         stack.push_async_callback(self.scheduler.shutdown)
@@ -226,10 +227,12 @@ class Service:
         self.bot = bot
         self.notifier = DiscordNotifier(
             self.store, read_models, PostgresCheckpoints(self.pool), links,
-            DiscordPoster(bot, settings.discord_channel_id, settings.discord_gate_role_id),
+            DiscordPoster(bot, settings.discord_channel_id, settings.discord_gate_role_id,
+                          settings.discord_escalation_role_id),
             tool_events=settings.discord_tool_events, fold_seconds=settings.discord_tool_fold_seconds,
             gate_role_id=settings.discord_gate_role_id, retry_first=settings.discord_retry_seconds,
             mention_every=settings.human_gate_reminder_minutes * 60,
+            escalation_role_id=settings.discord_escalation_role_id, escalate_after=settings.human_gate_escalate_after,
         )
         dsn = self.dsn
         wakeups = EventWakeups(connector(dsn))

@@ -6,7 +6,9 @@ is due is decided from the store and the rig's clock, never from jobs kept in me
 opened by another process or before a restart get their reminders, a closed gate simply has none
 due, and two processes never repeat one (the ids derive from the gate and the interval). A
 reminder is late by at most one tick. Each tick also deletes the agent logs past their retention
-(``AgentLogs.prune``, a bounded amount per tick).
+(``AgentLogs.prune``, a bounded amount per tick) and, with ``DIGEST_TIME``, records the daily
+digest once its time has come (``eventstore.digest``: once per day, whichever process or restart
+gets there first; the notifier posts it).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -23,6 +25,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from eventstore.agent_logs import AgentLogs
 from eventstore.conductor import detect_silent_assignees, remind_open_gates
+from eventstore.digest import digest_due, record_digest
+from eventstore.read_models import ReadModels
 from eventstore.store import EventStore, StoreUnavailable
 
 from .clock import Clock
@@ -43,9 +47,14 @@ class RigScheduler:
                  reminder_interval: timedelta, agent_logs: AgentLogs | None = None,
                  log_retention: timedelta = timedelta(days=7),
                  report: Callable[[str, str | None], None] = lambda state, detail: None,
-                 dispatch: Callable[[], Awaitable[int]] | None = None) -> None:
-        """``dispatch``: the dispatcher's backstop (``Dispatcher.tick``), run at every tick when given."""
+                 dispatch: Callable[[], Awaitable[int]] | None = None,
+                 read_models: ReadModels | None = None, digest_at: time | None = None) -> None:
+        """``dispatch``: the dispatcher's backstop (``Dispatcher.tick``), run at every tick when given.
+        ``digest_at``: the UTC time of the daily digest (None: none), read through ``read_models``."""
         self._store = store
+        self._read_models = read_models
+        self._digest_at = digest_at
+        self._digest_done: datetime | None = None  # the end of the latest day found recorded
         self._dispatch = dispatch
         self._agent_logs = agent_logs
         self._log_retention = log_retention
@@ -96,6 +105,7 @@ class RigScheduler:
                 pruned = await self._agent_logs.prune(now - self._log_retention)
                 if pruned:
                     log.info("agent logs: %d entries older than %s deleted", pruned, self._log_retention)
+            await self._digest(now)
         except StoreUnavailable as exc:
             self._skipped(exc)
             return
@@ -104,6 +114,16 @@ class RigScheduler:
         for rec in recorded:
             log.info("gate reminder for %s", rec.stream_id)
         self._report("running", None)
+
+    async def _digest(self, now: datetime) -> None:
+        if self._digest_at is None or self._read_models is None:
+            return
+        due = digest_due(now, self._digest_at)
+        if due is None or due == self._digest_done:
+            return  # nothing due, or already found recorded: no query at all
+        if await record_digest(self._store, self._read_models, due) is not None:
+            log.info("daily digest recorded for the day to %s", due.isoformat())
+        self._digest_done = due
 
     def _job_ran(self, event: JobExecutionEvent) -> None:  # a bug in a tick: it is tried again at the next
         self._report("degraded", f"job {event.job_id} failed: {type(event.exception).__name__}: "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -82,6 +83,20 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+_HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _utc_time(value: Any) -> Any:
+    """``HH:MM`` (24 hours, UTC); blank is off."""
+    value = _blank_is_none(value)
+    if not isinstance(value, str):
+        return value
+    found = _HH_MM.match(value.strip())
+    if found is None:
+        raise ValueError("must be a UTC time as HH:MM (00:00 to 23:59)")
+    return time(int(found[1]), int(found[2]))
+
+
 def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
@@ -139,6 +154,10 @@ class Settings(BaseSettings):
                                                validation_alias="HUMAN_GATE_REMINDER_MINUTES")
     agent_log_retention_days: float = Field(7.0, ge=0.001, allow_inf_nan=False,
                                             validation_alias="AGENT_LOG_RETENTION_DAYS")
+    # The gate ladder and the daily digest.
+    human_gate_escalate_after: int = Field(4, ge=0, le=10_000, validation_alias="HUMAN_GATE_ESCALATE_AFTER")
+    discord_escalation_role_id: DiscordId = Field(None, validation_alias="DISCORD_ESCALATION_ROLE_ID")
+    digest_time: Annotated[time | None, BeforeValidator(_utc_time)] = Field(None, validation_alias="DIGEST_TIME")
 
     @model_validator(mode="after")
     def _channel_with_token(self) -> Settings:
@@ -194,6 +213,8 @@ def _first_problem(exc: ValidationError) -> str:
     context = error.get("ctx", {})
     if error["type"] == "greater_than_equal":
         meaning = f"must be at least {context['ge']}"
+    elif error["type"] == "less_than_equal":
+        meaning = f"must be at most {context['le']}"
     elif error["type"] == "value_error":
         meaning = str(context.get("error", error["msg"]))
     elif error["type"] == "literal_error":

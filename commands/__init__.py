@@ -10,6 +10,8 @@ from collections.abc import Callable
 from discord.ext import commands
 
 from .agents import AgentsCog
+from .digests import DigestCog
+from .forms import DecisionForms
 from .gates import GatesCog
 from .issues import IssuesCog
 from .learnings import LearningsCog
@@ -21,5 +23,6 @@ from .streams import StreamsCog
 
 # Each cog is made with the bot and the services it uses (its constructor's arguments).
 CogFactory = Callable[[commands.Bot, BotServices], commands.Cog]
-ALL_COGS: tuple[CogFactory, ...] = (AgentsCog, IssuesCog, StreamsCog, GatesCog, StatsCog, LearningsCog)
+ALL_COGS: tuple[CogFactory, ...] = (AgentsCog, IssuesCog, StreamsCog, GatesCog, StatsCog, LearningsCog, DigestCog,
+                                    DecisionForms)
 DYNAMIC_ITEMS = (PanelButton, PageButton)

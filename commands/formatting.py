@@ -37,7 +37,7 @@ def _cap(lines: Sequence[str], header: str) -> str:
     return out
 
 
-def _ago(then: datetime | None, now: datetime) -> str:
+def ago(then: datetime | None, now: datetime) -> str:
     if then is None:
         return "never"
     seconds = int((now - then).total_seconds())
@@ -73,7 +73,7 @@ def agents_overview(agents: Sequence[AgentStatus], now: datetime, online_after: 
 
 def agent_detail(agent: AgentStatus, now: datetime, online_after: timedelta) -> str:
     lines = [agent_line(agent, now, online_after),
-             f"Last heartbeat: {_ago(agent.last_heartbeat, now)}",
+             f"Last heartbeat: {ago(agent.last_heartbeat, now)}",
              f"Assignment: {text(agent.assignment or 'none')}"
              + (f" (stuck {agent.stuck_count}×)" if agent.stuck_count else "")]
     if agent.available_providers:

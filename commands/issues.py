@@ -12,7 +12,9 @@ from eventstore.projections.issue_status import IssueState
 from eventstore.streams import issue_stream_id
 
 from .formatting import PAGE_SIZE, Page, issue_detail, issues_page
+from .markdown import code
 from .paging import RENDERERS, page_view
+from .replies import defer, reply
 from .services import BotServices, services_of
 
 STATE_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in IssueState]
@@ -42,28 +44,27 @@ class IssuesCog(commands.Cog):
     async def issue(self, interaction: discord.Interaction[Any], repo: str, number: app_commands.Range[int, 1]) -> None:
         services = self.services
         stream_id = issue_stream_id(repo.strip(), number)
+        await defer(interaction, ephemeral=False)
         found = await services.read_models.issue(stream_id)
         if found is None:
-            await interaction.response.send_message(f"No issue `{stream_id}`.", ephemeral=True)
+            await reply(interaction, f"No issue `{code(stream_id)}`.", ephemeral=True)
             return
         thread = await services.links.thread_for(stream_id)
         runs = await services.read_models.executions(found.repo, found.issue_number, limit=1)
         latest = runs.items[0] if runs.items else None
-        await interaction.response.send_message(issue_detail(found, thread[0] if thread else None, latest))
+        await reply(interaction, issue_detail(found, thread[0] if thread else None, latest), ephemeral=False)
 
     @app_commands.command(name="issues", description="Issues, optionally by state and repo")
     @app_commands.choices(state=STATE_CHOICES)
     async def issues(self, interaction: discord.Interaction[Any], state: app_commands.Choice[str] | None = None,
                      repo: str | None = None) -> None:
         arg = f"{state.value if state else ''}|{(repo or '').strip()}"
+        await defer(interaction, ephemeral=True)
         page = await _issues(interaction, 0, arg)
-        await interaction.response.send_message(page.content, view=_view("issues", page, arg), ephemeral=True)
+        await reply(interaction, page.content, view=page_view("issues", page, arg), ephemeral=True)
 
     @app_commands.command(name="queue", description="Unassigned issues in the order agents get them")
     async def queue(self, interaction: discord.Interaction[Any]) -> None:
+        await defer(interaction, ephemeral=True)
         page = await _queue(interaction, 0, "")
-        await interaction.response.send_message(page.content, view=_view("queue", page, ""), ephemeral=True)
-
-
-def _view(kind: str, page: Page, arg: str) -> discord.ui.View:
-    return page_view(kind, page, arg) or discord.utils.MISSING
+        await reply(interaction, page.content, view=page_view("queue", page, ""), ephemeral=True)

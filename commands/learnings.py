@@ -12,6 +12,7 @@ from eventstore.learnings import is_repo
 
 from .formatting import learnings_list
 from .markdown import code
+from .replies import defer, reply
 from .services import BotServices
 
 
@@ -27,5 +28,6 @@ class LearningsCog(commands.Cog):
         if not is_repo(repo):
             await interaction.response.send_message(f"`{code(repo)}` is not a repo: use owner/name.", ephemeral=True)
             return
+        await defer(interaction, ephemeral=False)
         found = await self.services.read_models.repo_learnings(repo)
-        await interaction.response.send_message(learnings_list(repo, found))
+        await reply(interaction, learnings_list(repo, found), ephemeral=False)

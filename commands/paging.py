@@ -8,7 +8,9 @@ from typing import Any
 
 import discord
 
+from .failures import answers_failures
 from .formatting import Page
+from .replies import defer_update, update
 
 CUSTOM_ID_LIMIT = 100
 Renderer = Callable[[discord.Interaction[Any], int, str], Awaitable[Page]]
@@ -40,10 +42,12 @@ class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
                              match: Any) -> PageButton:
         return cls(match["kind"], int(match["pos"]), match["arg"])
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         renderer = RENDERERS.get(self.kind)
         if renderer is None:
             await interaction.response.send_message("This list can no longer be paged.", ephemeral=True)
             return
+        await defer_update(interaction)  # the page is read from the store
         page = await renderer(interaction, self.pos, self.arg)
-        await interaction.response.edit_message(content=page.content, view=page_view(self.kind, page, self.arg))
+        await update(interaction, page.content, page_view(self.kind, page, self.arg))

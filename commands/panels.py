@@ -1,6 +1,7 @@
 """Buttons that survive restarts: ``DynamicItem``s whose custom_id carries the action and the
 issue stream (``cnd:approve:owner/repo#42``). Registered in ``setup_hook``; the state they act on
-is in the store, not in the bot's memory.
+is in the store, not in the bot's memory. Approve and Reject open the decision's form
+(``forms``); Back to queue and Close issue decide on the click.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Any
 import discord
 
 from .decisions import act
+from .failures import answers_failures
+from .forms import open_form
 from .services import services_of
 
 CUSTOM_ID_LIMIT = 100
@@ -41,13 +44,17 @@ class PanelButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
                              match: Any) -> PanelButton:
         return cls(match["action"], match["ref"])
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         # discord.py makes buttons from their custom_id: they find the services on the client.
         services = services_of(interaction)
         stream_id = self.ref
         if stream_id == "-" and interaction.message is not None:
             stream_id = await services.links.stream_of_message(interaction.message.id) or ""
-        await act(interaction, services, self.action, stream_id, reason=None)
+        if self.action in ("approve", "reject"):
+            await open_form(interaction, services, self.action, stream_id)
+        else:
+            await act(interaction, services, self.action, stream_id, reason=None)
 
 
 def panel_view(panel: str | None, stream_id: str, *, disabled: bool = False) -> discord.ui.View | None:

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from .formatting import PAGE_SIZE, Page, stream_page
 from .paging import RENDERERS, page_view
+from .replies import defer, reply
 from .services import BotServices, services_of
 
 
@@ -33,6 +34,6 @@ class StreamsCog(commands.Cog):
     @app_commands.describe(id="A stream id: owner/repo#42 for an issue, or an agent id")
     async def stream(self, interaction: discord.Interaction[Any], id: str) -> None:  # noqa: A002
         stream_id = id.strip()
+        await defer(interaction, ephemeral=True)
         page = await _stream(interaction, 0, stream_id)
-        view = page_view("stream", page, stream_id) or discord.utils.MISSING
-        await interaction.response.send_message(page.content, view=view, ephemeral=True)
+        await reply(interaction, page.content, view=page_view("stream", page, stream_id), ephemeral=True)

@@ -153,6 +153,13 @@ def next_reminder_due(issue: IssueStatus, interval: timedelta) -> datetime | Non
     return (gate.last_reminder_at or gate.since) + interval
 
 
+def reminder_escalates(reminder: ev.HumanGateReminder, escalate_after: int) -> bool:
+    """The gate ladder: whether ``reminder`` also goes to the escalation role, that is, whether
+    ``escalate_after`` reminders of its gate went unanswered before it. A reminder posted without
+    its number (``reminder``) never escalates."""
+    return reminder.reminder is not None and reminder.reminder > escalate_after
+
+
 async def remind_open_gates(store: EventStore, now: datetime, interval: timedelta) -> list[RecordedEvent]:
     """Append HUMAN_GATE_REMINDER for every open gate that is due one at ``now``.
 
@@ -172,8 +179,8 @@ async def remind_open_gates(store: EventStore, now: datetime, interval: timedelt
             pending = PendingEvent.of(
                 ev.HumanGateReminder(
                     repo=issue.repo, issue_number=issue.issue_number, pr_number=gate.pr_number,
-                    attempt=int(round(waited.total_seconds() / 60)), caused_by=gate.trigger_event_id,
-                    rule="gate-reminder",
+                    attempt=int(round(waited.total_seconds() / 60)), reminder=number,
+                    caused_by=gate.trigger_event_id, rule="gate-reminder",
                 ),
                 event_id=derived_event_id(gate.trigger_event_id, "gate-reminder", number),
             )
@@ -184,10 +191,22 @@ async def remind_open_gates(store: EventStore, now: datetime, interval: timedelt
     return recorded
 
 
+class AlreadyDecided(Rejected):
+    """The gate was closed before this decision: by a human's (``decided_by``) or by what closed
+    it (``decision``: merged, done, escalated)."""
+
+    def __init__(self, stream_id: str, decision: str | None, decided_by: str | None,
+                 decided_at: datetime | None) -> None:
+        closed = f"already decided by {decided_by} ({decision})" if decided_by else f"already closed ({decision})"
+        super().__init__(f"the gate on {stream_id} is {closed}")
+        self.decision, self.decided_by, self.decided_at = decision, decided_by, decided_at
+
+
 async def decide_gate(store: EventStore, stream_id: str, *, approve: bool, decider: Decider,
                       reason: str | None = None) -> RecordedEvent:
-    """A human's decision on an open gate. Raises Rejected if there is no open gate, so two
-    clicks at once give exactly one decision."""
+    """A human's decision on an open gate, with what they wrote (``reason``: a rejection's
+    reason, an approval's note). Raises Rejected if there is no gate, AlreadyDecided if it is
+    closed, so two clicks at once give exactly one decision."""
 
     async def decide(uow: UnitOfWork) -> RecordedEvent:
         issue = await uow.get(IssueStatus, stream_id)
@@ -197,8 +216,7 @@ async def decide_gate(store: EventStore, stream_id: str, *, approve: bool, decid
         if gate is None:
             raise Rejected(f"{stream_id} has no human gate")
         if not gate.open:
-            by = f" by {gate.decided_by}" if gate.decided_by else ""
-            raise Rejected(f"the gate on {stream_id} is already closed ({gate.decision}{by})")
+            raise AlreadyDecided(stream_id, gate.decision, gate.decided_by, gate.decided_at)
         cls = ev.HumanGateApproved if approve else ev.HumanGateRejected
         return await uow.append(PendingEvent.of(cls(repo=issue.repo, issue_number=issue.issue_number,
                                                     pr_number=gate.pr_number, reason=reason,

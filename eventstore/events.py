@@ -12,6 +12,7 @@ them) and are stored PascalCase (``Event.stored_data``), which is what SQL writt
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -241,6 +242,10 @@ class Escalated(IssueEvent, FollowUp, wire_name="ESCALATED"):
 class HumanGateReminder(IssueEvent, FollowUp, wire_name="HUMAN_GATE_REMINDER"):
     pr_number: IssueNumber | None = None
     attempt: Count | None = None  # minutes waited so far
+    # Which reminder of its gate this is by the gate's schedule (n after n intervals), set by the
+    # gate-reminder rule: reminders missed during an outage are folded into one, which still counts
+    # as the nth, so the escalation ladder follows how long the gate waited. None: posted without it.
+    reminder: Count | None = None
 
 
 class MilestoneComplete(Event, FollowUp, wire_name="MILESTONE_COMPLETE"):
@@ -454,6 +459,42 @@ class RepoLearningRecorded(Event, wire_name="REPO_LEARNING_RECORDED"):
     key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     value: Annotated[str, StringConstraints(max_length=4_000)]
     set_by: Name | None = None  # the agent (or operator) that set it
+
+
+# The daily digest (``digest``): what the rig did in a period, as it was reported. Appended by the
+# scheduler under an id derived from the day, so each day's digest is stored (and posted) once.
+
+DIGEST_STREAM = "rig#digest"  # no '/' before the '#': not an issue's stream; a '#': not an agent's
+
+
+class CostShare(BaseModel):
+    """LLM cost (TOKEN_USAGE) of one agent or one repo over a period."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False, alias_generator=STORED_NAMES)
+    key: ShortText  # an agent (its pods counted as it), or a repo ("" for usage naming none)
+    cost_usd: Money = 0.0
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    turns: Count = 0
+
+
+class DigestCompiled(Event, wire_name="DIGEST_COMPILED"):
+    own_route: ClassVar[str] = "the scheduler (DIGEST_TIME)"
+    period_start: datetime
+    period_end: datetime
+    done: list[ShortText] = Field(default_factory=list, max_length=100)  # issue streams, the first listed
+    done_count: Count = 0
+    escalated: list[ShortText] = Field(default_factory=list, max_length=100)
+    escalated_count: Count = 0
+    stuck_reports: Count = 0
+    merged_count: Count = 0
+    median_merge_minutes: Money | None = None  # from the PR's opening to its merge
+    gates_approved: Count = 0
+    gates_rejected: Count = 0
+    median_gate_wait_minutes: Money | None = None  # from the gate's opening to its decision
+    cost_usd: Money = 0.0
+    cost_by_agent: list[CostShare] = Field(default_factory=list, max_length=100)  # the costliest first
+    cost_by_repo: list[CostShare] = Field(default_factory=list, max_length=100)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,10 +6,13 @@ For fast tests of the use cases and rules, and the second implementation the con
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from . import activity as act
+from . import events as ev
+from .activity import Activity, ActivityRow, CostBreakdown
 from .agent_logs import AgentLogEntry, StoredLogEntry
 from .agents import agent_of, pod_of
 from .projections.agent_status import AgentStatus
@@ -18,17 +21,22 @@ from .projections.issue_status import IssueState, IssueStatus
 from .projections.repo_learnings import RepoLearnings
 from .queue import build_queue
 from .read_models import Listing
+from .stats import CostStat
+from .store import RecordedEvent
 
 T = TypeVar("T")
 
 
 class InMemoryReadModels:
     def __init__(self, issues: Iterable[IssueStatus] = (), agents: Iterable[AgentStatus] = (),
-                 executions: Iterable[ExecutionLog] = (), learnings: Iterable[RepoLearnings] = ()) -> None:
+                 executions: Iterable[ExecutionLog] = (), learnings: Iterable[RepoLearnings] = (),
+                 events: Iterable[RecordedEvent] = ()) -> None:
+        """``events``: the log the activity questions read, in sequence order."""
         self._issues = {i.id: i for i in issues}
         self._agents = {a.id: a for a in agents}
         self._executions = {e.id: e for e in executions}
         self._learnings = {r.id: r for r in learnings}
+        self._events = list(events)
 
     async def queue_head(self, limit: int, *, excluding_stuck: str | None = None) -> list[IssueStatus]:
         done = {(i.repo, i.issue_number) for i in self._issues.values() if i.state is IssueState.DONE}
@@ -79,6 +87,40 @@ class InMemoryReadModels:
 
     async def repo_learnings(self, repo: str) -> RepoLearnings | None:
         return self._learnings.get(repo)
+
+    async def activity(self, start: datetime, end: datetime) -> Activity:
+        return act.activity_from(self._activity_rows(start, end))
+
+    def _activity_rows(self, start: datetime, end: datetime) -> Iterator[ActivityRow]:
+        for rec in self._events:
+            if rec.alias not in act.ACTIVITY_TYPES or not start <= rec.timestamp < end:
+                continue
+            began = None
+            earlier = [r for r in self._events if r.stream_id == rec.stream_id and r.version < rec.version]
+            if isinstance(rec.event, ev.Merged):
+                number = rec.event.pr_number
+                opened = [r.timestamp for r in earlier if isinstance(r.event, ev.PrCreated)
+                          and (number is None or r.event.pr_number == number)]
+                began = (max if number is None else min)(opened, default=None)
+            elif rec.alias in (act.APPROVED, act.REJECTED):
+                triggers = [r for r in earlier if isinstance(r.event, ev.HumanGateTriggered)]
+                began = max(triggers, key=lambda r: r.version).timestamp if triggers else None
+            yield ActivityRow(rec.alias, rec.stream_id, rec.timestamp, began)
+
+    async def cost_between(self, start: datetime, end: datetime) -> CostBreakdown:
+        by_agent: dict[str, list[ev.TokenUsage]] = {}
+        by_repo: dict[str, list[ev.TokenUsage]] = {}
+        for rec in self._events:
+            if isinstance(rec.event, ev.TokenUsage) and start <= rec.timestamp < end:
+                by_agent.setdefault(agent_of(rec.event.agent_id), []).append(rec.event)
+                by_repo.setdefault(rec.event.repo, []).append(rec.event)
+        return CostBreakdown(_costs(by_agent), _costs(by_repo))
+
+
+def _costs(groups: dict[str, list[ev.TokenUsage]]) -> list[CostStat]:
+    stats = [CostStat(key, sum(u.input_tokens for u in used), sum(u.output_tokens for u in used),
+                      sum(u.cost_usd for u in used), len(used)) for key, used in groups.items()]
+    return sorted(stats, key=lambda s: (-s.cost_usd, s.key))
 
 
 def _page(items: list[T], offset: int, limit: int | None) -> Listing[T]:

@@ -9,8 +9,10 @@ adapter (``eventstore.postgres.queries``, next to the index each one needs) and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from .activity import Activity, CostBreakdown
 from .projections.agent_status import AgentStatus
 from .projections.execution_log import ExecutionLog
 from .projections.issue_status import IssueStatus
@@ -84,3 +86,14 @@ class ReadModels(DocumentQueries, Protocol):
     async def execution(self, execution_id: str) -> ExecutionLog | None: ...
 
     async def repo_learnings(self, repo: str) -> RepoLearnings | None: ...
+
+    async def activity(self, start: datetime, end: datetime) -> Activity:
+        """What happened from ``start`` (included) to ``end`` (excluded), by the events' timestamps:
+        issues done and escalated, stuck reports, merges with their PR's opening, gate decisions
+        with their gate's opening (``activity``)."""
+        ...
+
+    async def cost_between(self, start: datetime, end: datetime) -> CostBreakdown:
+        """The LLM cost (TOKEN_USAGE) from ``start`` (included) to ``end`` (excluded), by agent and
+        by repo."""
+        ...

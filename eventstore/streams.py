@@ -9,9 +9,10 @@
 | milestone   | ``{repo}@milestone:{name}`` | MILESTONE_COMPLETE                                        |
 | execution   | ``execution#{id}``          | EXECUTION_* (one run of an agent)                         |
 | learnings   | ``{repo}#learnings``        | REPO_LEARNING_RECORDED                                    |
+| digest      | ``rig#digest``              | DIGEST_COMPILED (the daily digests)                       |
 
-The last two cannot collide with the others: an agent id holds no ``#``, and what follows the
-``#`` of an issue stream is a number (and ``execution`` holds no ``/``, so it is no repo).
+The last three cannot collide with the others: an agent id holds no ``#``, and what follows the
+``#`` of an issue stream is a number (and ``execution`` and ``rig`` hold no ``/``, so they are no repo).
 
 A "real issue" means a non-empty repo and an issue number of at least 1: memory servers send
 ``Repo: ""`` and ``IssueNumber: 0`` when they do not know the issue, and those events must
@@ -26,7 +27,9 @@ from enum import Enum
 from functools import cache, lru_cache
 
 from .events import (
+    DIGEST_STREAM,
     AgentStuck,
+    DigestCompiled,
     Event,
     ExecutionEvent,
     IssueEvent,
@@ -46,6 +49,7 @@ class StreamKind(str, Enum):
     MILESTONE = "milestone_status"
     EXECUTION = "execution_log"
     LEARNINGS = "repo_learnings"
+    DIGEST = "rig_digest"
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ def _routed_as(cls: type[Event]) -> str:
         return "execution"
     if issubclass(cls, RepoLearningRecorded):
         return "learnings"
+    if issubclass(cls, DigestCompiled):
+        return "digest"
     if issubclass(cls, (ObservabilityEvent, AgentStuck)):
         return "issue if real"
     return "agent"
@@ -120,6 +126,8 @@ def route(event: Event) -> StreamRef:
         return StreamRef(execution_stream_id(event.execution_id), StreamKind.EXECUTION)  # type: ignore[attr-defined]
     if how == "learnings":
         return StreamRef(learnings_stream_id(event.repo), StreamKind.LEARNINGS)  # type: ignore[attr-defined]
+    if how == "digest":
+        return StreamRef(DIGEST_STREAM, StreamKind.DIGEST)
     if how == "issue if real" and has_real_issue(event.repo, event.issue_number):  # type: ignore[attr-defined]
         return _issue_stream(event.repo, event.issue_number)  # type: ignore[attr-defined]
     agent_id = getattr(event, "agent_id", None)

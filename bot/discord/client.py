@@ -10,6 +10,7 @@ import yarl
 from discord.ext import commands
 
 from commands import DYNAMIC_ITEMS, CogFactory
+from commands.failures import answer_failure
 from commands.services import BotServices
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ class ConductorBot(commands.Bot):
         self.services = services
         self._cog_types = cogs
         self._report = report
+        # Every slash command's failure: logged once, answered privately (buttons and forms run
+        # theirs through the same handler, commands.failures).
+        self.tree.error(answer_failure)
 
     async def setup_hook(self) -> None:
         # Runs at every login, and the runtime logs in again after a failure: override=True

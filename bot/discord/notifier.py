@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from eventstore import events as ev
+from eventstore.conductor import reminder_escalates
 from eventstore.read_models import ReadModels
 from eventstore.store import EventStore, RecordedEvent
 from eventstore.streams import parse_issue_stream_id
@@ -114,7 +115,8 @@ class DiscordNotifier:
                  links: ThreadLinks, poster: Poster, *, tool_events: bool, fold_seconds: float = 5.0,
                  gate_role_id: int | None = None, batch: int = 200,
                  monotonic: Callable[[], float] = time.monotonic,
-                 retry_first: float = 5.0, retry_cap: float = 600.0, mention_every: float = 0.0) -> None:
+                 retry_first: float = 5.0, retry_cap: float = 600.0, mention_every: float = 0.0,
+                 escalation_role_id: int | None = None, escalate_after: int = 4) -> None:
         self._store = store
         self._read_models = read_models
         self._checkpoints = checkpoints
@@ -127,6 +129,12 @@ class DiscordNotifier:
         # seconds, by delivery time): reminders that were held up and arrive together ping once.
         self._mention_every = mention_every
         self._last_mention: dict[str, float] = {}
+        # The gate ladder: reminders after ``escalate_after`` of them also mention the escalation
+        # role, at most once per gate per interval as well (its own count, so that a gate-role
+        # ping held back does not hold back the first escalation).
+        self._escalation = f"<@&{escalation_role_id}>" if escalation_role_id else None
+        self._escalate_after = escalate_after
+        self._last_escalation: dict[str, float] = {}
         self._batch = batch
         self._monotonic = monotonic
         self._cursor: int | None = None  # last sequence read and handled (or folded)
@@ -301,20 +309,23 @@ class DiscordNotifier:
                 fold = self._folds.setdefault(rec.stream_id, _Fold(started=self._monotonic()))
                 fold.recs.append(rec)
             return
-        if isinstance(event, ev.MilestoneComplete):
+        if isinstance(event, (ev.MilestoneComplete, ev.DigestCompiled)):
             await self._announce(rec)
             return
         stream_id = rec.stream_id
         if parse_issue_stream_id(stream_id) is None:
             return  # agent and milestone streams have no thread
         mention = self._mention_for(rec)
-        post = render(rec, mention, await self._pr_url(event))
+        escalation = self._escalation_for(rec)
+        post = render(rec, mention, await self._pr_url(event), escalation)
         if post is None:
             return
         await self._flush_fold(stream_id)  # earlier tool calls first: stream order
         await self._deliver(stream_id, rec.seq, post, title_hint=getattr(event, "title", None))
         if mention is not None and isinstance(event, (ev.HumanGateTriggered, ev.HumanGateReminder)):
             self._last_mention[stream_id] = self._monotonic()  # once posted: a retried message still pings
+        if escalation is not None:
+            self._last_escalation[stream_id] = self._monotonic()
         for panel, note in closed_panels(event):
             await self._close_panel(panel, stream_id, note)
 
@@ -329,8 +340,20 @@ class DiscordNotifier:
             return None
         return self._role
 
+    def _escalation_for(self, rec: RecordedEvent) -> str | None:
+        """The escalation role's mention for a reminder the gate ladder escalates, unless that role
+        was mentioned for this gate less than an interval ago."""
+        event = rec.event
+        if self._escalation is None or not isinstance(event, ev.HumanGateReminder) \
+                or not reminder_escalates(event, self._escalate_after):
+            return None
+        last = self._last_escalation.get(rec.stream_id)
+        if last is not None and self._monotonic() - last < 0.9 * self._mention_every:
+            return None
+        return self._escalation
+
     async def _announce(self, rec: RecordedEvent) -> None:
-        """A post in the channel itself (MILESTONE_COMPLETE), once even across replays."""
+        """A post in the channel itself (MILESTONE_COMPLETE, the daily digest), once even across replays."""
         key = f"announce:{rec.id}"
         post = render(rec)
         if post is None or await self._links.message_for(key) is not None:

@@ -21,10 +21,12 @@ AUTO_ARCHIVE_MINUTES: Final = 10080  # a week: issue threads stay open while wor
 
 
 class DiscordPoster:
-    def __init__(self, client: discord.Client, channel_id: int, gate_role_id: int | None) -> None:
+    def __init__(self, client: discord.Client, channel_id: int, gate_role_id: int | None,
+                 escalation_role_id: int | None = None) -> None:
         self._client = client
         self._channel_id = channel_id
         self._role = discord.Object(gate_role_id) if gate_role_id else None
+        self._escalation = discord.Object(escalation_role_id) if escalation_role_id else None
 
     async def ready(self) -> None:
         # Asked again every second: a client that is reset to reconnect (bot.runtime) gets a new
@@ -60,7 +62,10 @@ class DiscordPoster:
         return thread.id
 
     def _mentions(self, post: Post) -> discord.AllowedMentions:
+        # Exactly the roles the message means to ping: nothing else it holds can ping anyone.
         roles = [self._role] if post.mentions_role and self._role is not None else []
+        if post.mentions_escalation and self._escalation is not None:
+            roles.append(self._escalation)
         return discord.AllowedMentions(everyone=False, users=False, roles=roles)
 
     async def send(self, thread_id: int, post: Post, stream_id: str) -> int:

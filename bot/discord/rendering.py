@@ -7,8 +7,9 @@ long fields such as CI logs are trimmed with a marker rather than split.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from commands.digest_text import digest_text
 from commands.markdown import code, link, text
 from eventstore import events as ev
 from eventstore.store import RecordedEvent
@@ -23,6 +24,7 @@ class Post:
     content: str
     panel: str | None = None  # "gate" (approve/reject) or "escalation" (requeue/close)
     mentions_role: bool = False
+    mentions_escalation: bool = False  # the escalation role (the gate ladder), beside the gate role
 
 
 def trim(text: str, limit: int) -> str:
@@ -50,17 +52,20 @@ def _with_reason(line: str, reason: str | None) -> str:
     return f"{line}: {text(reason)}" if reason else line
 
 
-def render(rec: RecordedEvent, role_mention: str | None = None, pr_url: str | None = None) -> Post | None:
+def render(rec: RecordedEvent, role_mention: str | None = None, pr_url: str | None = None,
+           escalation_mention: str | None = None) -> Post | None:
     """The message for ``rec`` in its issue's thread, or None if it is not posted.
 
-    ``pr_url`` is the issue's PR link, for events that name the PR only by number."""
-    post = _render(rec, role_mention, pr_url)
+    ``pr_url`` is the issue's PR link, for events that name the PR only by number;
+    ``escalation_mention``, the escalation role for a reminder the gate ladder escalates."""
+    post = _render(rec, role_mention, pr_url, escalation_mention)
     if post is None or len(post.content) <= MESSAGE_LIMIT:
         return post
-    return Post(trim(post.content, MESSAGE_LIMIT), post.panel, post.mentions_role)
+    return replace(post, content=trim(post.content, MESSAGE_LIMIT))
 
 
-def _render(rec: RecordedEvent, role_mention: str | None, pr_url: str | None) -> Post | None:
+def _render(rec: RecordedEvent, role_mention: str | None, pr_url: str | None,
+            escalation_mention: str | None) -> Post | None:
     e = rec.event
     ping = f"{role_mention} " if role_mention else ""
     match e:
@@ -105,8 +110,9 @@ def _render(rec: RecordedEvent, role_mention: str | None, pr_url: str | None) ->
                         mentions_role=bool(role_mention))
         case ev.HumanGateReminder():
             waited = f" after {e.attempt} min" if e.attempt is not None else ""
-            return Post(f"⏰ {ping}Gate on {_pr(e.pr_number)} still waiting{waited}",
-                        mentions_role=bool(role_mention))
+            escalated = f" — escalated to {escalation_mention}" if escalation_mention else ""
+            return Post(f"⏰ {ping}Gate on {_pr(e.pr_number)} still waiting{waited}{escalated}",
+                        mentions_role=bool(role_mention), mentions_escalation=bool(escalation_mention))
         case ev.HumanGateApproved():
             return Post(_with_reason(f"✅ Gate **approved** by {text(e.decided_by)}", e.reason))
         case ev.HumanGateRejected():
@@ -138,6 +144,8 @@ def _render(rec: RecordedEvent, role_mention: str | None, pr_url: str | None) ->
             return Post(_with_reason(f"🔁 Put back in the queue by {text(e.decided_by)}", e.reason))
         case ev.IssueClosed():
             return Post(_with_reason(f"🛑 Closed by {text(e.decided_by)}", e.reason))
+        case ev.DigestCompiled():
+            return Post(digest_text(e))
         case ev.MilestoneComplete():
             return Post(f"🏆 Milestone **{text(e.milestone)}** of {text(e.repo)} complete ({e.issue_count} issues)")
     return None

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import asyncpg
 from pydantic import BaseModel
 
+from ..activity import ACTIVITY_TYPES
 from ..read_models import Listing
 from .documents import load_doc
 
@@ -55,6 +56,7 @@ CREATE INDEX IF NOT EXISTS ce_executionlog_started ON mt_doc_executionlog ({_RUN
 CREATE INDEX IF NOT EXISTS ce_executionlog_issue ON mt_doc_executionlog
     ((data->>'Repo'), ((data->>'IssueNumber')::int), {_RUN_ORDER});
 CREATE INDEX IF NOT EXISTS ce_executionlog_agent ON mt_doc_executionlog ((data->>'Agent'), {_RUN_ORDER});
+CREATE INDEX IF NOT EXISTS ce_events_timestamp ON mt_events USING brin ("timestamp") WITH (autosummarize = on);
 """
 
 def _offerable_where(stuck: str | None) -> str:
@@ -132,6 +134,40 @@ ORDER BY ((data->>'StartedAt') COLLATE "C") DESC, (id COLLATE "C") DESC OFFSET $
 """
     return page, f"SELECT count(*) AS total FROM mt_doc_executionlog {where}", args
 
+
+# The activity and cost of a period (eventstore.activity), by the events' timestamps. mt_events is
+# appended in time order, so a BRIN index on "timestamp" (ce_events_timestamp, above: a few pages
+# for the whole log, and next to nothing to keep up on each append, which matters on the hot append
+# path) narrows a period to the heap pages written in it; a digest reads a day's pages once a day.
+# A merge's PR opening and a decision's gate opening are looked up in the event's own stream, by
+# the (stream_id, version) index.
+ACTIVITY = f"""
+SELECT e.type AS kind, e.stream_id, e."timestamp" AS at,
+       CASE WHEN e.type = 'merged' THEN
+                (SELECT CASE WHEN e.data->>'PrNumber' IS NULL THEN max(p."timestamp") ELSE min(p."timestamp") END
+                 FROM mt_events p
+                 WHERE p.stream_id = e.stream_id AND p.version < e.version AND p.type = 'pr_created'
+                   AND (e.data->>'PrNumber' IS NULL OR p.data->>'PrNumber' = e.data->>'PrNumber'))
+            WHEN e.type IN ('human_gate_approved', 'human_gate_rejected') THEN
+                (SELECT t."timestamp" FROM mt_events t
+                 WHERE t.stream_id = e.stream_id AND t.version < e.version AND t.type = 'human_gate_triggered'
+                 ORDER BY t.version DESC LIMIT 1)
+       END AS began
+FROM mt_events e
+WHERE e."timestamp" >= $1 AND e."timestamp" < $2 AND e.type IN {tuple(ACTIVITY_TYPES)!r}
+ORDER BY e.seq_id
+"""
+# Pods count as their agent (the part before the first '/', as agents.agent_of).
+COST_BETWEEN = """
+SELECT k.scope, k.key, sum(u.i) AS input_tokens, sum(u.o) AS output_tokens, sum(u.c) AS cost_usd, count(*) AS turns
+FROM (SELECT split_part(coalesce(data->>'AgentId', ''), '/', 1) AS agent, coalesce(data->>'Repo', '') AS repo,
+             coalesce((data->>'InputTokens')::bigint, 0) AS i, coalesce((data->>'OutputTokens')::bigint, 0) AS o,
+             coalesce((data->>'CostUsd')::numeric, 0) AS c
+      FROM mt_events WHERE "timestamp" >= $1 AND "timestamp" < $2 AND type = 'token_usage') AS u
+CROSS JOIN LATERAL (VALUES ('agent', u.agent), ('repo', u.repo)) AS k(scope, key)
+GROUP BY k.scope, k.key
+ORDER BY k.scope, sum(u.c) DESC, k.key COLLATE "C"
+"""
 
 
 async def docs_from(fetch: Fetch, model: type[D], sql: str, *args: Any) -> list[D]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from ..activity import Activity, ActivityRow, CostBreakdown, activity_from
 from ..agents import agent_of, pod_of
 from ..projections.agent_status import AgentStatus
 from ..projections.execution_log import ExecutionLog
 from ..projections.issue_status import IssueStatus
 from ..projections.repo_learnings import RepoLearnings
 from ..read_models import Listing
+from ..stats import CostStat
 from . import queries as q
 from .errors import store_errors
 from .liveness import Liveness
@@ -74,3 +77,14 @@ class PostgresReadModels:
     async def repo_learnings(self, repo: str) -> RepoLearnings | None:
         found = await q.docs_from(self._fetch, RepoLearnings, q.REPO_LEARNINGS, repo)
         return found[0] if found else None
+
+    async def activity(self, start: datetime, end: datetime) -> Activity:
+        rows = await self._fetch(q.ACTIVITY, start, end)
+        return activity_from(ActivityRow(r["kind"], r["stream_id"], r["at"], r["began"]) for r in rows)
+
+    async def cost_between(self, start: datetime, end: datetime) -> CostBreakdown:
+        costs: dict[str, list[CostStat]] = {"agent": [], "repo": []}
+        for r in await self._fetch(q.COST_BETWEEN, start, end):
+            costs[r["scope"]].append(CostStat(r["key"], int(r["input_tokens"]), int(r["output_tokens"]),
+                                              float(r["cost_usd"]), int(r["turns"])))
+        return CostBreakdown(costs["agent"], costs["repo"])

@@ -13,7 +13,7 @@ update their fields (PR, CI, ...) without moving the state back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -57,6 +57,16 @@ class Gate(BaseModel):
     decision: str | None = None  # approved | rejected | merged | done | escalated | closed
     decided_by: str | None = None
     decided_at: datetime | None = None
+    # What the human wrote with the decision: a rejection's reason, an approval's note.
+    decision_reason: str | None = None
+
+    def waited(self, now: datetime) -> timedelta | None:
+        """How long the gate has waited (``since`` is when it opened): until ``now`` while it is
+        open, until its decision once closed; None for a gate whose opening is unknown."""
+        if self.since is None:
+            return None
+        end = now if self.open or self.decided_at is None else self.decided_at
+        return max(end - self.since, timedelta(0))
 
 
 class Escalation(BaseModel):
@@ -112,11 +122,13 @@ def new_issue(stream_id: str) -> IssueStatus:
     return IssueStatus(id=stream_id, repo=repo, issue_number=number)
 
 
-def _close_gate(doc: IssueStatus, how: str, at: datetime, by: str | None = None) -> Gate | None:
+def _close_gate(doc: IssueStatus, how: str, at: datetime, by: str | None = None,
+                reason: str | None = None) -> Gate | None:
     if not doc.gate_open:
         return doc.gate
     assert doc.gate is not None
-    return doc.gate.model_copy(update={"open": False, "decision": how, "decided_at": at, "decided_by": by})
+    return doc.gate.model_copy(update={"open": False, "decision": how, "decided_at": at, "decided_by": by,
+                                       "decision_reason": reason})
 
 
 def _progress(doc: IssueStatus, state: IssueState) -> IssueState:
@@ -170,9 +182,9 @@ def evolve(doc: IssueStatus | None, rec: RecordedEvent) -> IssueStatus:
                 u.update(gate=doc.gate.model_copy(
                     update={"reminders_sent": doc.gate.reminders_sent + 1, "last_reminder_at": at}))
         case ev.HumanGateApproved():
-            u.update(gate=_close_gate(doc, "approved", at, e.decided_by))
+            u.update(gate=_close_gate(doc, "approved", at, e.decided_by, e.reason))
         case ev.HumanGateRejected():
-            u.update(gate=_close_gate(doc, "rejected", at, e.decided_by),
+            u.update(gate=_close_gate(doc, "rejected", at, e.decided_by, e.reason),
                      state=_progress(doc, IssueState.IN_PROGRESS))
         case ev.Merged():
             u.update(state=_progress(doc, IssueState.DEPLOYING), gate=_close_gate(doc, "merged", at))

@@ -64,8 +64,8 @@ class RigProjector:
         }
 
     async def apply(self, rec: RecordedEvent, stream: StreamRef, docs: DocumentSet) -> list[PendingEvent]:
-        if rec.event is None or _analytics_only(rec.event):
-            return []
+        if rec.event is None or _analytics_only(rec.event) or stream.kind is StreamKind.DIGEST:
+            return []  # a digest reports on the rig: no document or rule follows from it
         if stream.kind is StreamKind.EXECUTION or stream.kind is StreamKind.LEARNINGS:
             await self._record(rec, docs)  # their own documents only; no rule reacts to them
             return []

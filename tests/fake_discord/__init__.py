@@ -3,6 +3,7 @@
 The protocol facts it is built on are in the team's shared notes (discord-fake.md).
 """
 
+from .answers import Answer
 from .client import redirect_discord_py
 from .models import (
     ADMIN_MEMBER,
@@ -22,6 +23,7 @@ __all__ = [
     "ADMINISTRATOR",
     "ADMIN_MEMBER",
     "ADMIN_ROLE",
+    "Answer",
     "GATE_MEMBER",
     "GATE_ROLE",
     "MANAGE_GUILD",

@@ -50,10 +50,13 @@ def new_token() -> str:
 
 
 def iter_components(components: list[JSON]) -> Iterator[JSON]:
-    """Every component, depth first (action rows, containers, sections...)."""
+    """Every component, depth first (action rows, containers, sections, a label's input...)."""
     for component in components:
         yield component
         yield from iter_components(component.get("components") or [])
+        inner = component.get("component")  # a label wraps one input
+        if inner:
+            yield from iter_components([inner])
         accessory = component.get("accessory")
         if accessory:
             yield accessory
@@ -238,12 +241,15 @@ class InteractionBuilder:
             raise LookupError(f"modal {modal.get('custom_id')!r} has no inputs {sorted(unknown)}")
 
         def answer(component: JSON) -> JSON:
+            # Each echoes the id Discord numbered it with (see modals.accepted_modal).
             custom_id = component.get("custom_id")
             if component["type"] == 4:  # text input
-                return {"type": 4, "custom_id": custom_id, "value": str(values.get(custom_id, ""))}
+                return {"type": 4, "id": component.get("id", 0), "custom_id": custom_id,
+                        "value": str(values.get(custom_id, ""))}
             value = values.get(custom_id, [])
             return {
                 "type": component["type"],
+                "id": component.get("id", 0),
                 "custom_id": custom_id,
                 "values": list(value) if isinstance(value, (list, tuple)) else [value],
             }
@@ -251,7 +257,8 @@ class InteractionBuilder:
         submitted: list[JSON] = []
         for top in modal.get("components") or []:
             if top["type"] == 1:  # action row (the classic layout)
-                submitted.append({"type": 1, "components": [answer(c) for c in top.get("components") or []]})
+                submitted.append({"type": 1, "id": top.get("id", 0),
+                                  "components": [answer(c) for c in top.get("components") or []]})
             elif top["type"] == 18:  # label wrapping one input (discord.py 2.6+)
                 submitted.append({"type": 18, "id": top.get("id", 0), "component": answer(top["component"])})
         return {"custom_id": modal["custom_id"], "components": submitted}

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from .answers import AnswersMixin
 from .faults import FaultInjector, api_middleware
 from .gateway import Gateway
 from .injection import InjectionMixin
@@ -24,7 +25,7 @@ from .wire import API_PREFIX, FAKE_KEY
 T = TypeVar("T")
 
 
-class FakeDiscord(InjectionMixin):
+class FakeDiscord(InjectionMixin, AnswersMixin):
     """A fake Discord for the real discord.py client, on 127.0.0.1 and an ephemeral port.
 
     Point discord.py at it with ``redirect_discord_py(fake)`` (sets

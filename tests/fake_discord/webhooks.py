@@ -13,11 +13,13 @@ from aiohttp import web
 
 from . import events, payloads
 from .interactions import APPLICATION_COMMAND, MESSAGE_COMPONENT
+from .modals import InvalidModal, accepted_modal
 from .payloads import FLAG_EPHEMERAL, FLAG_LOADING, JSON
 from .records import (
     CHANNEL_MESSAGE_WITH_SOURCE,
     DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
     DEFERRED_UPDATE_MESSAGE,
+    MODAL,
     UPDATE_MESSAGE,
     Callback,
     InteractionRecord,
@@ -73,6 +75,11 @@ async def interaction_callback(request: web.Request) -> web.Response:
     data: JSON = body.get("data") or {}
     ephemeral = bool(int(data.get("flags") or 0) & FLAG_EPHEMERAL)
     message: JSON | None = None
+    if kind == MODAL:
+        try:
+            data = accepted_modal(record.type, data)  # numbered, as a submission echoes it
+        except InvalidModal as exc:
+            return discord_error(400, 50035, f"Invalid Form Body: {exc}")
 
     if kind in (CHANNEL_MESSAGE_WITH_SOURCE, DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE):
         body_data = {**data, "attachments": attachments_from(files_of(request), record.channel_id, fake.state.ids)}

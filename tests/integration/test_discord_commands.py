@@ -24,15 +24,13 @@ async def rig(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: Fa
 
 async def ask(fake: FakeDiscord, name: str, options: dict | None = None) -> tuple[str, bool, list]:
     interaction = await fake.slash_command(name, options or {}, user=PLAIN_MEMBER)
-    callback = await fake.wait_callback(interaction)
-    data = callback.data
-    rows = [c for row in data.get("components", []) for c in row.get("components", [])]
-    return data["content"], callback.ephemeral, rows
+    answer = await fake.wait_answer(interaction)
+    return answer.content, answer.ephemeral, answer.buttons
 
 
 async def test_commands_are_synced_to_the_guild(fake: FakeDiscord, rig: Rig) -> None:
     names = sorted(c["name"] for c in fake.synced_commands(fake.guild_id))
-    assert names == ["agent", "agents", "gate", "issue", "issues", "learnings", "queue", "stats", "stream"]
+    assert names == ["agent", "agents", "digest", "gate", "issue", "issues", "learnings", "queue", "stats", "stream"]
     assert fake.synced_commands() == []  # nothing global
 
 
@@ -70,12 +68,13 @@ async def test_issue_issues_and_queue(fake: FakeDiscord, rig: Rig) -> None:
     thread_id = next(t["id"] for t in fake.threads.values() if t["name"].startswith("acme/app#7 "))
     assert f"Thread: <#{thread_id}>" in text
     interaction = await fake.slash_command("issues", {"state": "queued"}, user=PLAIN_MEMBER)
-    callback = await fake.wait_callback(interaction)
-    assert callback.ephemeral and callback.data["content"].startswith("**Issues queued** (1–10 of 15)")
-    [next_page] = [c for row in callback.data["components"] for c in row["components"]]
-    assert next_page["label"] == "Next ▶" and callback.message is not None
-    page = await fake.wait_callback(await fake.click_button(callback.message, next_page["custom_id"]))
-    assert page.data["content"].startswith("**Issues queued** (11–15 of 15)")
+    answer = await fake.wait_answer(interaction)
+    assert answer.first_type == 5  # deferred: it reads the store
+    assert answer.ephemeral and answer.content.startswith("**Issues queued** (1–10 of 15)")
+    [next_page] = answer.buttons
+    assert next_page["label"] == "Next ▶" and answer.message is not None
+    page = await fake.wait_answer(await fake.click_button(answer.message, next_page["custom_id"]))
+    assert page.first_type == 6 and page.content.startswith("**Issues queued** (11–15 of 15)")
     text, _, _ = await ask(fake, "queue")
     assert text.startswith("**Queue** (1–10 of 15)") and "acme/app#10" in text
 
@@ -84,19 +83,18 @@ async def test_stream_newest_first_with_paging(fake: FakeDiscord, rig: Rig) -> N
     for n in range(1, 24):
         await rig.post({"type": "REVIEW_DISPUTED", "repo": REPO, "issueNumber": 3, "attempt": n, "reason": f"r{n}"})
     interaction = await fake.slash_command("stream", {"id": f"{REPO}#3"}, user=PLAIN_MEMBER)
-    callback = await fake.wait_callback(interaction)
-    assert callback.data["content"].startswith(f"**{REPO}#3** — events 14–23 of 23, newest first")
-    lines = callback.data["content"].splitlines()[1:]
+    answer = await fake.wait_answer(interaction)
+    assert answer.content.startswith(f"**{REPO}#3** — events 14–23 of 23, newest first")
+    lines = answer.content.splitlines()[1:]
     assert lines[0].startswith("`v23`") and lines[-1].startswith("`v14`")
-    [older] = [c for row in callback.data["components"] for c in row["components"]]
+    [older] = answer.buttons
     assert older["label"] == "Older ▶"
-    message = callback.message
+    message = answer.message
     assert message is not None
     click = await fake.click_button(message, older["custom_id"], user=PLAIN_MEMBER)
-    page = await fake.wait_callback(click)
-    assert page.type == 7 and page.data["content"].startswith(f"**{REPO}#3** — events 4–13 of 23")
-    labels = [c["label"] for row in page.data["components"] for c in row["components"]]
-    assert labels == ["◀ Newer", "Older ▶"]
+    page = await fake.wait_answer(click)
+    assert page.content.startswith(f"**{REPO}#3** — events 4–13 of 23")
+    assert [b["label"] for b in page.buttons] == ["◀ Newer", "Older ▶"]
     text, _, _ = await ask(fake, "stream", {"id": "nope"})
     assert text == "No events on `nope`."
 

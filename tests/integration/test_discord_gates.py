@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.fake_discord import ADMIN_MEMBER, GATE_MEMBER, GATE_ROLE, PLAIN_MEMBER, FakeDiscord
+from tests.fake_discord import ADMIN_MEMBER, GATE_MEMBER, GATE_ROLE, PLAIN_MEMBER, Answer, FakeDiscord
 
 from ..conftest import FakeClock
 from .discord_harness import Rig, running_rig
@@ -37,6 +37,16 @@ async def open_gate(rig: Rig, fake: FakeDiscord) -> dict[str, Any]:
     await rig.post({"type": "HUMAN_GATE_TRIGGERED", **ISSUE, "prNumber": 88, "reason": "touches auth"})
     return await fake.wait_for(lambda: next((m for m in fake.messages_in(thread_of(fake)["id"])
                                              if "Human gate" in m["content"]), None) if fake.threads else None)
+
+
+async def decide_by_form(fake: FakeDiscord, message: dict[str, Any], action: str, user: str,
+                         written: str = "") -> Answer:
+    """Click Approve or Reject, fill in the form it opens, submit it: the answer to the submission."""
+    click = await fake.click_button(message, f"cnd:{action}:{STREAM}", user=user)
+    form = await fake.wait_answer(click)
+    assert form.modal is not None, form
+    submitted = await fake.submit_modal(click, {"reason": written})
+    return await fake.wait_answer(submitted)
 
 
 async def gate_events(db: asyncpg.Pool) -> list[tuple[str, Any]]:
@@ -71,10 +81,10 @@ async def test_double_click_gives_exactly_one_decision_and_disables_buttons(
         fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str, clock: FakeClock) -> None:
     async with running_rig(fake, pg_server_dsn, clock) as rig:
         message = await open_gate(rig, fake)
-        clicks = await asyncio.gather(fake.click_button(message, f"cnd:approve:{STREAM}", user=GATE_MEMBER),
-                                      fake.click_button(message, f"cnd:reject:{STREAM}", user=ADMIN_MEMBER))
-        answers = [(await fake.wait_callback(c)).data["content"] for c in clicks]
-        assert sum(a.startswith("Nothing to do") for a in answers) == 1
+        answers = await asyncio.gather(decide_by_form(fake, message, "approve", GATE_MEMBER),
+                                       decide_by_form(fake, message, "reject", ADMIN_MEMBER, "not yet"))
+        assert sum(a.content.startswith("Already decided by") for a in answers) == 1, answers
+        assert all(a.ephemeral for a in answers)
         decisions = await gate_events(db)
         assert len(decisions) == 2 and decisions[1][1] in (GATE_MEMBER, ADMIN_MEMBER)
         edited = await fake.wait_for(lambda: (m := fake.message(message["id"])) and
@@ -82,8 +92,10 @@ async def test_double_click_gives_exactly_one_decision_and_disables_buttons(
         assert "by" in edited["content"].splitlines()[-1]
         issue = await (await rig.http.get(f"{rig.url}/api/issues/{REPO}/7")).json()
         assert issue["gate"]["open"] is False and issue["gate"]["decidedBy"] in (GATE_MEMBER, ADMIN_MEMBER)
-        await fake.wait_for(lambda: any(("approved by" in m["content"] or "rejected by" in m["content"])
-                                        for m in fake.messages_in(thread_of(fake)["id"])))
+        # One decision message in the thread (private answers aside), from the notifier.
+        await fake.wait_for(lambda: [m["content"].split(" by ")[0] for m in fake.messages_in(thread_of(fake)["id"])
+                                     if m["content"].startswith(("✅ Gate", "⛔ Gate"))
+                                     and not m["flags"] & 64] in (["✅ Gate **approved**"], ["⛔ Gate **rejected**"]))
 
 
 async def test_buttons_keep_working_after_a_restart(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
@@ -91,8 +103,8 @@ async def test_buttons_keep_working_after_a_restart(fake: FakeDiscord, db: async
     async with running_rig(fake, pg_server_dsn, clock) as rig:
         message = await open_gate(rig, fake)
     async with running_rig(fake, pg_server_dsn, clock):
-        click = await fake.click_button(message, f"cnd:reject:{STREAM}", user=GATE_MEMBER)
-        assert (await fake.wait_callback(click)).data["content"].startswith("⛔ Rejected")
+        answer = await decide_by_form(fake, message, "reject", GATE_MEMBER, "needs a migration plan")
+        assert answer.content.startswith("⛔ Rejected")
     assert await gate_events(db) == [("human_gate_triggered", None), ("human_gate_rejected", GATE_MEMBER)]
 
 
@@ -102,13 +114,13 @@ async def test_gate_slash_commands_with_reason(fake: FakeDiscord, db: asyncpg.Po
         message = await open_gate(rig, fake)
         denied = await fake.slash_command("gate approve", {"repo": REPO, "number": 7, "reason": "ok"},
                                           user=PLAIN_MEMBER)
-        assert (await fake.wait_callback(denied)).ephemeral
+        assert (await fake.wait_answer(denied)).ephemeral
         done = await fake.slash_command("gate approve", {"repo": REPO, "number": 7, "reason": "reviewed the diff"},
                                         user=ADMIN_MEMBER)
-        assert "reviewed the diff" in (await fake.wait_callback(done)).data["content"]
+        assert "reviewed the diff" in (await fake.wait_answer(done)).content
         again = await fake.slash_command("gate reject", {"repo": REPO, "number": 7, "reason": "late"},
                                          user=GATE_MEMBER)
-        assert "already closed (approved by admin)" in (await fake.wait_callback(again)).data["content"]
+        assert (await fake.wait_answer(again)).content.startswith("Already decided by **admin** (approved, ")
         row = await db.fetchrow("SELECT data FROM mt_events WHERE type = 'human_gate_approved'")
         assert row["data"]["Reason"] == "reviewed the diff" and row["data"]["PrNumber"] == 88
         await fake.wait_for(lambda: all(b.get("disabled") for b in buttons(fake.message(message["id"]) or {})))
@@ -125,11 +137,11 @@ async def test_escalation_panel_requeues_or_closes(fake: FakeDiscord, db: asyncp
         assert f"<@&{fake.role(GATE_ROLE).id}>" in message["content"]
         assert [b["label"] for b in buttons(message)] == ["Back to queue", "Close issue"]
         click = await fake.click_button(message, f"cnd:requeue:{STREAM}", user=GATE_MEMBER)
-        assert (await fake.wait_callback(click)).data["content"].startswith("🔁")
+        assert (await fake.wait_answer(click)).content.startswith("🔁")
         issue = await (await rig.http.get(f"{rig.url}/api/issues/{REPO}/7")).json()
         assert issue["state"] == "queued" and issue["escalation"] is None
         again = await fake.click_button(message, f"cnd:close:{STREAM}", user=GATE_MEMBER)
-        assert "not escalated" in (await fake.wait_callback(again)).data["content"]
+        assert "not escalated" in (await fake.wait_answer(again)).content
         await fake.wait_for(lambda: all(b.get("disabled") for b in buttons(fake.message(message["id"]) or {})))
         # escalated again (two strikes), and this time closed
         for agent in ("dev-e-1", "dev-e-2"):
@@ -137,7 +149,7 @@ async def test_escalation_panel_requeues_or_closes(fake: FakeDiscord, db: asyncp
         second = await fake.wait_for(lambda: next((m for m in fake.messages_in(thread_of(fake)["id"])
                                                    if "Escalated" in m["content"] and m["id"] != message["id"]), None))
         close = await fake.click_button(second, f"cnd:close:{STREAM}", user=ADMIN_MEMBER)
-        assert (await fake.wait_callback(close)).data["content"].startswith("🛑 Closed")
+        assert (await fake.wait_answer(close)).content.startswith("🛑 Closed")
         issue = await (await rig.http.get(f"{rig.url}/api/issues/{REPO}/7")).json()
         assert issue["state"] == "closed"
         assert await db.fetchval("SELECT data->>'DecidedBy' FROM mt_events WHERE type = 'issue_closed'") == ADMIN_MEMBER

@@ -12,7 +12,7 @@ from tests.fake_discord import GATE_MEMBER, PLAIN_MEMBER, FakeDiscord
 
 from ..conftest import OPERATOR_TOKEN, FakeClock
 from .discord_harness import running_rig
-from .test_discord_gates import STREAM, gate_events, open_gate
+from .test_discord_gates import STREAM, decide_by_form, gate_events, open_gate
 
 OTHER_GUILD = "999999999999999999"
 
@@ -27,8 +27,8 @@ async def test_a_click_from_another_guild_is_refused_and_stores_nothing(
         assert callback.ephemeral and "only in the rig's own server" in callback.data["content"]
         assert await gate_events(db) == [("human_gate_triggered", None)]
         # The same click from the configured guild decides.
-        click = await fake.click_button(message, f"cnd:approve:{STREAM}", user=GATE_MEMBER)
-        assert (await fake.wait_callback(click)).data["content"].startswith("✅ Approved")
+        answer = await decide_by_form(fake, message, "approve", GATE_MEMBER)
+        assert answer.content.startswith("✅ Approved")
 
 
 async def test_without_a_configured_guild_no_decision_is_taken(
@@ -46,8 +46,7 @@ async def test_a_decision_records_the_member_the_channel_and_their_id(
         message = await open_gate(rig, fake)
         refused = await fake.click_button(message, f"cnd:reject:{STREAM}", user=PLAIN_MEMBER)
         assert "gate role" in (await fake.wait_callback(refused)).data["content"]
-        click = await fake.click_button(message, f"cnd:reject:{STREAM}", user=GATE_MEMBER)
-        await fake.wait_callback(click)
+        await decide_by_form(fake, message, "reject", GATE_MEMBER, "split the migration")
         data = await db.fetchval("SELECT data FROM mt_events WHERE type = 'human_gate_rejected'")
         member = fake.member(GATE_MEMBER)
         assert (data["DecidedBy"], data["DecidedVia"], data["DeciderId"]) == (GATE_MEMBER, "discord", member.id)
@@ -65,8 +64,7 @@ async def test_no_secret_reaches_the_log(fake: FakeDiscord, db: asyncpg.Pool, pg
     bot_token = "discord-bot-secret-5f0c1a9e"
     async with running_rig(fake, pg_server_dsn, clock, discord_token=bot_token) as rig:
         message = await open_gate(rig, fake)
-        click = await fake.click_button(message, f"cnd:approve:{STREAM}", user=GATE_MEMBER)
-        await fake.wait_callback(click)
+        await decide_by_form(fake, message, "approve", GATE_MEMBER, "fine")
         refused = await rig.http.post(f"{rig.url}/api/events", json={"type": "ISSUE_CLOSED", "repo": "acme/app",
                                                                      "issueNumber": 7},
                                       headers={"Authorization": f"Bearer {OPERATOR_TOKEN}0"})

@@ -42,8 +42,13 @@ async def test_one_reminder_per_interval_with_minutes_waited(api: TestClient, st
     assert await remind_open_gates(store, start + timedelta(minutes=45), EVERY) == []
     assert len(await remind_open_gates(store, start + timedelta(minutes=61), EVERY)) == 1
     assert await reminders(db) == [30, 61]
+    # each names its place on the gate's schedule; after a gap the missed ones fold into the nth
+    assert len(await remind_open_gates(store, start + timedelta(minutes=185), EVERY)) == 1
+    numbers = await db.fetch("SELECT data->'Reminder' AS n FROM mt_events WHERE type = 'human_gate_reminder' "
+                             "ORDER BY seq_id")
+    assert [r["n"] for r in numbers] == [1, 2, 6]
     issue = await (await api.get(f"/api/issues/{REPO}/7")).json()
-    assert issue["gate"]["remindersSent"] == 2
+    assert issue["gate"]["remindersSent"] == 3
 
 
 async def test_two_processes_never_repeat_a_reminder(api: TestClient, store: PostgresEventStore,

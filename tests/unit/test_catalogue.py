@@ -54,6 +54,7 @@ GOLDEN = [
     ("EXECUTION_LOGS_APPENDED", "ExecutionLogsAppended", "execution_logs_appended"),
     ("EXECUTION_COMPLETED", "ExecutionCompleted", "execution_completed"),
     ("REPO_LEARNING_RECORDED", "RepoLearningRecorded", "repo_learning_recorded"),
+    ("DIGEST_COMPILED", "DigestCompiled", "digest_compiled"),  # appended by the scheduler only
 ]
 
 ISSUE = {"repo": "dashecorp/conductor-e", "issueNumber": 42}
@@ -120,7 +121,8 @@ def test_events_with_a_route_of_their_own_are_not_taken_by_api_events(wire_name:
             "status": "done", "step": {}, "lines": []}
     with pytest.raises(InvalidSubmission) as caught:
         parse_submission(body)
-    assert caught.value.code == "unknown_event_type" and "recorded through /api/" in str(caught.value)
+    assert caught.value.code == "unknown_event_type"
+    assert f"recorded through {EVENT_TYPES[wire_name].own_route}, not /api/events" in str(caught.value)
 
 
 def test_own_route_events_route_to_streams_no_issue_or_agent_can_have() -> None:
@@ -130,6 +132,9 @@ def test_own_route_events_route_to_streams_no_issue_or_agent_can_have() -> None:
     learned = parse_event("REPO_LEARNING_RECORDED", {"repo": "o/r", "key": "k", "value": "v"})
     assert (route(learned).id, route(learned).kind) == ("o/r#learnings", StreamKind.LEARNINGS)
     assert parse_issue_stream_id("execution#0190-ab") is None and parse_issue_stream_id("o/r#learnings") is None
+    digest = parse_event("DIGEST_COMPILED", {"periodStart": "2026-12-01T09:00:00Z", "periodEnd": "2026-12-02T09:00:00Z"})
+    assert (route(digest).id, route(digest).kind) == ("rig#digest", StreamKind.DIGEST)
+    assert parse_issue_stream_id("rig#digest") is None
 
 
 @pytest.mark.parametrize("wire_name", sorted(CASES))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import reduce
 
 from eventstore.projections.issue_status import IssueState, IssueStatus, evolve
 
-from .helpers import ISSUE, rec
+from .helpers import ISSUE, T0, rec
 
 
 def fold(*events) -> IssueStatus:
@@ -83,3 +84,22 @@ def test_stuck_and_smoke_counters() -> None:
 def test_unassign_of_another_agent_does_not_clear_the_holder() -> None:
     doc = fold(rec("ISSUE_ASSIGNED", 0, **ISSUE, agentId="a"), rec("ISSUE_UNASSIGNED", 1, **ISSUE, agentId="b"))
     assert doc.assigned_agent == "a" and doc.state is IssueState.ASSIGNED
+
+
+def test_a_decision_keeps_what_the_human_wrote_and_how_long_the_gate_waited() -> None:
+    opened = fold(rec("ISSUE_APPROVED", 0, **ISSUE), rec("HUMAN_GATE_TRIGGERED", 10, **ISSUE, reason="auth"))
+    gate = opened.gate
+    assert gate is not None and gate.open and gate.decision_reason is None
+    assert gate.waited(gate.since + timedelta(minutes=25)) == timedelta(minutes=25)  # open: until now
+    rejected = evolve(opened, rec("HUMAN_GATE_REJECTED", 40, **ISSUE, decidedBy="bob", reason="split the migration"))
+    assert rejected.gate is not None and not rejected.gate.open
+    assert (rejected.gate.decision, rejected.gate.decided_by, rejected.gate.decision_reason) == \
+        ("rejected", "bob", "split the migration")
+    assert rejected.gate.waited(gate.since + timedelta(days=3)) == timedelta(minutes=30)  # closed: until decided
+    reopened = evolve(rejected, rec("HUMAN_GATE_TRIGGERED", 50, **ISSUE, reason="auth, again"))
+    approved = evolve(reopened, rec("HUMAN_GATE_APPROVED", 55, **ISSUE, decidedBy="alice"))
+    assert approved.gate is not None and approved.gate.decision_reason is None  # a note is optional
+    assert approved.gate.waited(T0) == timedelta(minutes=5)
+    # documents stored before the field existed still load
+    assert IssueStatus.model_validate({"Id": "a/b#1", "Repo": "a/b", "IssueNumber": 1,
+                                       "Gate": {"Open": False, "Decision": "approved"}}).gate.decision_reason is None

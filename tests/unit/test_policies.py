@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import reduce
 
 from eventstore import events as ev
+from eventstore.conductor import reminder_escalates
 from eventstore.policies import react, stuck_for_silence
 from eventstore.projections import agent_status, issue_status
 from eventstore.projections.milestone_status import MilestoneStatus
@@ -88,3 +89,12 @@ def test_an_agent_stuck_naming_no_issue_moves_to_the_issue_its_agent_holds() -> 
     assert attributed(from_pod, None) is from_pod
     named = PendingEvent.of(parse_event("AGENT_STUCK", {"agentId": "dev-e-1", "repo": "o/r", "issueNumber": 3}))
     assert not needs_attribution(named)
+
+
+def test_the_gate_ladder_escalates_the_reminders_after_the_first_n() -> None:
+    def reminder(n: int | None) -> ev.HumanGateReminder:
+        return ev.HumanGateReminder(repo="a/b", issue_number=1, reminder=n)
+
+    assert [reminder_escalates(reminder(n), 4) for n in (1, 4, 5, 9)] == [False, False, True, True]
+    assert reminder_escalates(reminder(1), 0)  # 0: every reminder escalates
+    assert not reminder_escalates(reminder(None), 0)  # posted without its number: never

@@ -77,3 +77,13 @@ def test_a_merge_says_who_asked_for_it() -> None:
     assert post is not None and post.content == "🎉 PR #7 merged (`6dcb09b5b578`) at the request of **review-e**"
     plain = render(rec("MERGED", 0, **ISSUE, prNumber=7))
     assert plain is not None and plain.content == "🎉 PR #7 merged"
+
+
+def test_a_reminder_the_gate_ladder_escalates_mentions_the_escalation_role() -> None:
+    reminder = rec("HUMAN_GATE_REMINDER", 0, **ISSUE, prNumber=88, attempt=150, reminder=5)
+    plain = render(reminder, role_mention="<@&1>")
+    assert plain is not None and plain.content == "⏰ <@&1> Gate on PR #88 still waiting after 150 min"
+    assert plain.mentions_role and not plain.mentions_escalation
+    escalated = render(reminder, role_mention="<@&1>", escalation_mention="<@&2>")
+    assert escalated is not None and escalated.mentions_role and escalated.mentions_escalation
+    assert escalated.content == "⏰ <@&1> Gate on PR #88 still waiting after 150 min — escalated to <@&2>"

@@ -3,6 +3,7 @@ Discord token kept secret."""
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,11 @@ def test_defaults_and_values_as_written(monkeypatch: pytest.MonkeyPatch) -> None
     ({"DISCORD_TOKEN": "t"}, "DISCORD_CHANNEL_ID is required when DISCORD_TOKEN is set"),
     ({"AGENT_LOG_RETENTION_DAYS": "0"}, "AGENT_LOG_RETENTION_DAYS must be at least 0.001, not '0'"),
     ({"AGENT_LOG_RETENTION_DAYS": "-1"}, "AGENT_LOG_RETENTION_DAYS must be at least 0.001, not '-1'"),
+    ({"DIGEST_TIME": "9am"}, "DIGEST_TIME must be a UTC time as HH:MM (00:00 to 23:59), not '9am'"),
+    ({"DIGEST_TIME": "24:00"}, "DIGEST_TIME must be a UTC time as HH:MM (00:00 to 23:59), not '24:00'"),
+    ({"HUMAN_GATE_ESCALATE_AFTER": "-1"}, "HUMAN_GATE_ESCALATE_AFTER must be at least 0, not '-1'"),
+    ({"HUMAN_GATE_ESCALATE_AFTER": "2.5"}, "HUMAN_GATE_ESCALATE_AFTER must be a whole number, not '2.5'"),
+    ({"DISCORD_ESCALATION_ROLE_ID": "@leads"}, "DISCORD_ESCALATION_ROLE_ID must be a Discord id (digits), not '@leads'"),
 ])
 def test_each_mistake_is_one_line_naming_the_variable(env: dict[str, str], says: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,3 +66,14 @@ def test_settings_made_in_code_do_not_read_the_environment(monkeypatch: pytest.M
     made = Settings(host="127.0.0.1", port=0)
     assert (made.port, made.database_url) == (0, None)
     assert made.model_copy(update={"port": 5}).port == 5
+
+
+def test_the_gate_ladder_and_the_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = from_env(monkeypatch, {})
+    assert (defaults.human_gate_escalate_after, defaults.discord_escalation_role_id, defaults.digest_time) == \
+        (4, None, None)  # the digest is off unless a time is given
+    given = from_env(monkeypatch, {"HUMAN_GATE_ESCALATE_AFTER": "0", "DISCORD_ESCALATION_ROLE_ID": "42",
+                                   "DIGEST_TIME": " 7:05 "})
+    assert (given.human_gate_escalate_after, given.discord_escalation_role_id) == (0, 42)
+    assert given.digest_time == time(7, 5)
+    assert from_env(monkeypatch, {"DIGEST_TIME": "23:59"}).digest_time == time(23, 59)
