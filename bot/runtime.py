@@ -41,6 +41,7 @@ from .discord.poster import DiscordPoster
 from .dispatcher import Dispatcher
 from .github import GitHubMerger
 from .health import HealthCheck
+from .http.access_log import AccessLog
 from .http.app import create_app
 from .http.app_keys import ApiDeps
 from .logs import quiet_client_mistakes
@@ -130,7 +131,8 @@ class Service:
             agent_logs=agent_logs,
         ))
         quiet_client_mistakes()
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        access = logging.getLogger("aiohttp.access") if settings.access_log else None
+        runner = web.AppRunner(app, access_log=access, access_log_class=AccessLog, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)  # runs first on stop: no new requests, then drain
         site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)

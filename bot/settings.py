@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(256 * 1024, ge=1024, validation_alias="MAX_BODY_BYTES")
     http_timeout_seconds: float = Field(15.0, ge=0.5, allow_inf_nan=False, validation_alias="HTTP_TIMEOUT_SECONDS")
     log_level: Annotated[str, AfterValidator(_log_level)] = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = Field("text",
+                                                                                 validation_alias="LOG_FORMAT")
+    access_log: bool = Field(False, validation_alias="ACCESS_LOG")
     agent_online_minutes: float = Field(3.0, ge=0.01, allow_inf_nan=False, validation_alias="AGENT_ONLINE_MINUTES")
     heartbeat_timeout_minutes: float = Field(10.0, ge=0.01, allow_inf_nan=False,
                                              validation_alias="HEARTBEAT_TIMEOUT_MINUTES")

@@ -1,4 +1,4 @@
-"""The operating settings: how long the start waits for the database, and where root keeps its data."""
+"""The operating settings: how long the start waits for the database, where root keeps its data, the log."""
 
 from __future__ import annotations
 
@@ -24,3 +24,13 @@ def test_root_keeps_its_data_where_the_server_user_can_reach_it(monkeypatch: pyt
     assert default_data_dir() == ROOT_DATA_DIR == Path("/var/lib/conductor-e")
     monkeypatch.setattr(settings_module.os, "geteuid", lambda: 1000)
     assert default_data_dir().name == "conductor-e" and default_data_dir() != ROOT_DATA_DIR
+
+
+def test_the_log_format_and_the_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = from_env(monkeypatch, {})
+    assert (defaults.log_format, defaults.access_log) == ("text", False)
+    given = from_env(monkeypatch, {"LOG_FORMAT": " JSON ", "ACCESS_LOG": "true"})
+    assert (given.log_format, given.access_log) == ("json", True)
+    with pytest.raises(SettingsError) as caught:
+        from_env(monkeypatch, {"LOG_FORMAT": "xml"})
+    assert str(caught.value) == "LOG_FORMAT must be one of 'text' or 'json', not 'xml'"
