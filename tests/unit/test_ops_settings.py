@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot import settings as settings_module
-from bot.settings import ROOT_DATA_DIR, SettingsError, default_data_dir
+from bot.settings import ROOT_DATA_DIR, Settings, SettingsError, default_data_dir
 
 from .helpers import from_env
 
@@ -34,3 +34,9 @@ def test_the_log_format_and_the_access_log(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(SettingsError) as caught:
         from_env(monkeypatch, {"LOG_FORMAT": "xml"})
     assert str(caught.value) == "LOG_FORMAT must be one of 'text' or 'json', not 'xml'"
+
+
+def test_the_readme_lists_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    aliases = [f.validation_alias for f in Settings.model_fields.values() if isinstance(f.validation_alias, str)]
+    assert [a for a in aliases if f"| `{a}` |" not in readme] == []
