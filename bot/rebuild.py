@@ -13,6 +13,7 @@ from .settings import Settings
 
 async def rebuild_projections(settings: Settings) -> int:
     async with AsyncExitStack() as stack:
-        pool = await open_pool(stack, await resolve_dsn(settings), max_size=2)
+        pool = await open_pool(stack, await resolve_dsn(settings), max_size=2,
+                               wait=settings.database_connect_timeout_seconds)
         async with pool.acquire() as conn:
             return await rebuild_documents(conn, RigProjector(), DOCUMENT_TYPES)

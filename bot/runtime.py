@@ -7,6 +7,7 @@ they exercise is the one that ships.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -40,6 +41,7 @@ from .discord.poster import DiscordPoster
 from .dispatcher import Dispatcher
 from .github import GitHubMerger
 from .health import HealthCheck
+from .http.access_log import AccessLog
 from .http.app import create_app
 from .http.app_keys import ApiDeps
 from .logs import quiet_client_mistakes
@@ -83,7 +85,7 @@ class Service:
     async def _start(self) -> None:
         settings, stack = self.settings, self._stack
         self.dsn = self.dsn or await resolve_dsn(settings)
-        self.pool = await open_pool(stack, self.dsn)
+        self.pool = await open_pool(stack, self.dsn, wait=settings.database_connect_timeout_seconds)
         dsn = self.dsn
         liveness = Liveness(connector(dsn), wall=self.local_clock)
         if self.clock is None:
@@ -129,7 +131,8 @@ class Service:
             agent_logs=agent_logs,
         ))
         quiet_client_mistakes()
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        access = logging.getLogger("aiohttp.access") if settings.access_log else None
+        runner = web.AppRunner(app, access_log=access, access_log_class=AccessLog, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)  # runs first on stop: no new requests, then drain
         site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
@@ -299,6 +302,20 @@ def _bound_port(runner: web.AppRunner) -> int | None:
 
 
 async def serve_until_stopped(settings: Settings, stop: asyncio.Event) -> None:
-    async with Service(settings):
+    service = Service(settings)
+    # A stop asked for while the start still waits (for the database, say) ends the start there.
+    starting, stopping = asyncio.create_task(service.start()), asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        log.info("stopped before the start finished")
+        return
+    stopping.cancel()
+    starting.result()  # the start's failure, if it failed
+    try:
         await stop.wait()
         log.info("stopping")
+    finally:
+        await service.stop()

@@ -104,7 +104,14 @@ def _blank_is_none(value: Any) -> Any:
 DiscordId = Annotated[int | None, BeforeValidator(_snowflake)]
 
 
+ROOT_DATA_DIR = Path("/var/lib/conductor-e")
+
+
 def default_data_dir() -> Path:
+    """The user's data folder; as root, /var/lib/conductor-e: the embedded server then runs as a
+    user of its own, which can enter /var/lib but not root's 0700 home (and we loosen no folder)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return ROOT_DATA_DIR
     import platformdirs
 
     return Path(platformdirs.user_data_dir("conductor-e"))
@@ -119,11 +126,17 @@ class Settings(BaseSettings):
     host: str = Field("0.0.0.0", validation_alias="HOST")
     port: Annotated[int, BeforeValidator(_port)] = Field(8080, validation_alias="PORT")
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    # How long the start waits for a DATABASE_URL server that cannot be reached yet (start orders).
+    database_connect_timeout_seconds: float = Field(30.0, ge=0.0, allow_inf_nan=False,
+                                                    validation_alias="DATABASE_CONNECT_TIMEOUT_SECONDS")
     data_dir: Annotated[Path, AfterValidator(Path.expanduser)] = Field(default_factory=default_data_dir,
                                                                        validation_alias="CONDUCTOR_E_DATA_DIR")
     max_body_bytes: int = Field(256 * 1024, ge=1024, validation_alias="MAX_BODY_BYTES")
     http_timeout_seconds: float = Field(15.0, ge=0.5, allow_inf_nan=False, validation_alias="HTTP_TIMEOUT_SECONDS")
     log_level: Annotated[str, AfterValidator(_log_level)] = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = Field("text",
+                                                                                 validation_alias="LOG_FORMAT")
+    access_log: bool = Field(False, validation_alias="ACCESS_LOG")
     agent_online_minutes: float = Field(3.0, ge=0.01, allow_inf_nan=False, validation_alias="AGENT_ONLINE_MINUTES")
     heartbeat_timeout_minutes: float = Field(10.0, ge=0.01, allow_inf_nan=False,
                                              validation_alias="HEARTBEAT_TIMEOUT_MINUTES")

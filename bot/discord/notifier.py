@@ -38,6 +38,7 @@ from eventstore.streams import parse_issue_stream_id
 from eventstore.streams import route as event_route
 from eventstore.subscriptions import Checkpoints, ThreadLinks
 
+from ..log_context import STREAM
 from ..supervision import until_stopped
 from .rendering import Post, render, render_tools, thread_name
 
@@ -259,6 +260,7 @@ class DiscordNotifier:
             raise failures[0]
 
     async def _retry(self, stream_id: str) -> None:
+        STREAM.set(stream_id)  # a task of its own, like _handle_stream
         parked = self._parked.get(stream_id)
         if parked is None:
             return
@@ -286,6 +288,7 @@ class DiscordNotifier:
         """One stream's events in order; False if stopped before the end. A parked stream's
         events join its queue; one that Discord refuses parks its stream with the rest."""
         stream_id = recs[0].stream_id
+        STREAM.set(stream_id)  # each stream is delivered in a task of its own (gather)
         for i, rec in enumerate(recs):
             if self._stop.is_set():
                 return False
@@ -439,6 +442,7 @@ class DiscordNotifier:
     async def _flush_fold(self, stream_id: str) -> None:
         """Post the tool calls folded for ``stream_id``. A refusal carries them (``_Refused.recs``),
         so that they wait with the issue instead of being folded again."""
+        STREAM.set(stream_id)  # in a task of its own when flushed by _flush_folds
         fold = self._folds.pop(stream_id, None)
         if fold is None:
             return

@@ -8,7 +8,6 @@ which is a bug to fix, never a message that leaks internals.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
@@ -19,6 +18,7 @@ from aiohttp.typedefs import Middleware
 
 from eventstore.store import StoreUnavailable, Unstorable
 
+from ..log_context import REQUEST, request_id
 from ..logs import Throttle
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def json_errors(authenticate: Callable[[web.Request], None], public: Collection[
 
     @web.middleware
     async def answer_errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+        REQUEST.set(request)  # for the log lines about it; this task answers this request alone
         try:
             if handler not in public:
                 authenticate(request)
@@ -106,9 +107,10 @@ def error_response(request: web.Request, exc: Exception) -> web.Response:
         code = exc.reason.lower().replace(" ", "_")
         message = f"{request.method} {request.path}: {exc.reason}"
         return json_response(error_body(code, message), exc.status, headers=_allow(exc))
-    request_id = uuid.uuid4().hex[:12]
-    log.error("unhandled error in %s %s (request %s)", request.method, request.path, request_id, exc_info=exc)
-    return json_response(error_body("internal_error", f"unexpected error; request id {request_id}"), 500)
+    rid = request_id(request)
+    log.error("unhandled error in %s %s (request %s)", request.method, request.path, rid, exc_info=exc)
+    return json_response(error_body("internal_error", f"unexpected error; request id {rid}"), 500,
+                         headers={"X-Request-Id": rid})
 
 
 def _allow(exc: web.HTTPException) -> dict[str, str] | None:

@@ -9,6 +9,7 @@ from eventstore.store import ConcurrencyError, IdempotencyConflict, StoreUnavail
 from eventstore.submission import InvalidSubmission
 from eventstore.submit import submit_event
 
+from ..log_context import STREAM
 from . import render
 from .app_keys import DEPS
 from .auth import CALLER, has_valid_token, refusal
@@ -39,6 +40,7 @@ async def post_event(request: web.Request) -> web.Response:
                        expectedVersion=exc.expected, actualVersion=exc.actual) from None
     except IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc)) from None
+    STREAM.set(result.recorded.stream_id)  # for the access log line
     status = 200 if result.duplicate else 201
     return json_response(render.append_answer(result.recorded, result.duplicate, warnings), status)
 
@@ -47,6 +49,7 @@ async def post_event(request: web.Request) -> web.Response:
 async def read_stream(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     stream_id = required_param(request, "id")
+    STREAM.set(stream_id)
     first = int_param(request, "from", 1, minimum=1)
     limit = int_param(request, "limit", MAX_PAGE, minimum=1, maximum=MAX_PAGE)
     events = await deps.store.read_stream(stream_id, first, limit)
