@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ class FakeDiscord(InjectionMixin):
         channel_id: str | int | None = None,
         channel_name: str = "issues",
         extra_channels: Iterable[str] = (),
+        forum_channels: Mapping[str, Sequence[str]] | None = None,
         bot_user_id: str | int | None = None,
         bot_username: str = "conductor-e",
         application_id: str | int | None = None,
@@ -59,6 +61,8 @@ class FakeDiscord(InjectionMixin):
         # A modern bot's user id equals its application id.
         bot = FakeMember(username=bot_username, id=str(bot_user_id or self.application_id), bot=True)
         channels = [(self.channel_id, channel_name), *((ids.next(), name) for name in extra_channels)]
+        # Forum channels by name, each with the names of the tags it already has.
+        forums = [(ids.next(), name, list(tags)) for name, tags in (forum_channels or {}).items()]
         self.state = GuildState(
             ids=ids,
             guild_id=self.guild_id,
@@ -72,6 +76,7 @@ class FakeDiscord(InjectionMixin):
             everyone_permissions=everyone_permissions,
             roles=default_roles() if roles is None else roles,
             members=default_members() if members is None else members,
+            forum_channels=forums,
         )
         self.token = token  # when set, REST and IDENTIFY must use it
         self.dispatch_messages = dispatch_messages  # MESSAGE_CREATE/UPDATE/DELETE over the gateway
@@ -100,12 +105,13 @@ class FakeDiscord(InjectionMixin):
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> FakeDiscord:
-        from . import rest, webhooks  # routes import this module's type only
+        from . import forums, rest, webhooks  # routes import this module's type only
 
         app = web.Application(middlewares=[api_middleware], client_max_size=64 * 1024 * 1024)
         app[FAKE_KEY] = self
         app.add_routes(rest.routes)
         app.add_routes(webhooks.routes)
+        app.add_routes(forums.routes)
         app.router.add_get("/gateway", self.gateway.handle)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -185,6 +191,19 @@ class FakeDiscord(InjectionMixin):
     def role(self, name_or_id: str) -> FakeRole:
         return self.state.role(name_or_id)
 
+    def channel_named(self, name: str) -> str:
+        """The id of the guild channel (text or forum) called ``name``."""
+        for channel in self.state.channels.values():
+            if channel["name"] == name:
+                return str(channel["id"])
+        raise KeyError(f"no channel {name!r}; channels: {[c['name'] for c in self.state.channels.values()]}")
+
+    def tag_names(self, thread_id: str | int) -> list[str]:
+        """The names of the tags applied to a forum post, in the order applied."""
+        thread = self.state.threads[str(thread_id)]
+        tags = {t["id"]: t["name"] for t in self.state.channels[thread["parent_id"]].get("available_tags", [])}
+        return [tags[t] for t in thread["applied_tags"] if t in tags]
+
     def messages_in(self, channel_id: str | int) -> list[JSON]:
         return list(self.state.messages.get(str(channel_id), []))
 
@@ -230,7 +249,7 @@ class FakeDiscord(InjectionMixin):
             self._changed()
 
     def _record_request(self, method: str, path: str, body: Any) -> None:
-        self.requests.append(RecordedRequest(method, path, body))
+        self.requests.append(RecordedRequest(method, path, body, time.perf_counter()))
         self._changed()
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, what: str | None = None) -> T:
