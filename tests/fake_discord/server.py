@@ -204,6 +204,15 @@ class FakeDiscord(InjectionMixin):
         tags = {t["id"]: t["name"] for t in self.state.channels[thread["parent_id"]].get("available_tags", [])}
         return [tags[t] for t in thread["applied_tags"] if t in tags]
 
+    async def set_post_tags(self, thread_id: str | int, names: Sequence[str]) -> None:
+        """A member sets a forum post's tags by name, as in Discord's own client (THREAD_UPDATE)."""
+        from . import events
+
+        thread = self.state.threads[str(thread_id)]
+        tags = {t["name"]: t["id"] for t in self.state.channels[thread["parent_id"]]["available_tags"]}
+        self.state.edit_channel(thread, {"applied_tags": [tags[n] for n in names]})
+        await events.channel_updated(self, thread)
+
     def messages_in(self, channel_id: str | int) -> list[JSON]:
         return list(self.state.messages.get(str(channel_id), []))
 
