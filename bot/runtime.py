@@ -20,6 +20,7 @@ from commands import ALL_COGS
 from commands.services import BotServices
 from eventstore.postgres.agent_logs import PostgresAgentLogs
 from eventstore.postgres.connections import Pool, connector
+from eventstore.postgres.discord_state import PostgresLiveMessages, PostgresRouteStore
 from eventstore.postgres.liveness import Liveness
 from eventstore.postgres.read_models import PostgresReadModels
 from eventstore.postgres.schema import VALKEY_LOCK
@@ -31,6 +32,7 @@ from eventstore.postgres.subscriptions import (
     PostgresThreadLinks,
 )
 from eventstore.projections.projector import RigProjector
+from eventstore.routing import Routing
 
 from .clock import Clock, DatabaseClock, utc_now
 from .database import open_pool, resolve_dsn
@@ -220,22 +222,24 @@ class Service:
             log.warning("no DISCORD_GUILD_ID: gate decisions in Discord are refused (they count only from "
                         "the configured server)")
         links = PostgresThreadLinks(self.pool)
+        routing = Routing(PostgresRouteStore(self.pool), settings.discord_repo_channels, settings.discord_channel_id)
         services = BotServices(
             store=self.store, read_models=read_models, stats=PostgresStats(self.pool), links=links,
             clock=clock, agent_online=timedelta(minutes=settings.agent_online_minutes),
-            guild_id=settings.discord_guild_id, gate_role_id=settings.discord_gate_role_id,
+            guild_id=settings.discord_guild_id, gate_role_id=settings.discord_gate_role_id, routing=routing,
         )
         bot = ConductorBot(services, cogs=ALL_COGS, guild_ready_timeout=self.discord_ready_timeout,
                            report=lambda state, detail: components.set("discord", state, detail))
         self.bot = bot
         self.notifier = DiscordNotifier(
             self.store, read_models, PostgresCheckpoints(self.pool), links,
-            DiscordPoster(bot, settings.discord_channel_id, settings.discord_gate_role_id,
-                          settings.discord_escalation_role_id),
+            DiscordPoster(bot, settings.discord_gate_role_id, settings.discord_escalation_role_id),
+            PostgresLiveMessages(self.pool), routing,
             tool_events=settings.discord_tool_events, fold_seconds=settings.discord_tool_fold_seconds,
             gate_role_id=settings.discord_gate_role_id, retry_first=settings.discord_retry_seconds,
             mention_every=settings.human_gate_reminder_minutes * 60,
             escalation_role_id=settings.discord_escalation_role_id, escalate_after=settings.human_gate_escalate_after,
+            card_seconds=settings.discord_card_seconds, board_seconds=settings.discord_board_seconds,
         )
         dsn = self.dsn
         wakeups = EventWakeups(connector(dsn))

@@ -26,6 +26,7 @@ GITHUB_API = "https://api.github.com"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
 _AGENT = re.compile(r"^[^\s#/,][^\s#/,]{0,199}$")  # an agent id without a pod suffix
+_REPO = re.compile(r"^[^\s#/,=]+/[^\s#/,=]+$")  # owner/name
 # Given either as the variable or as a file named by NAME_FILE (a mounted secret).
 SECRETS = ("DISCORD_TOKEN", "CONDUCTOR_E_AGENT_TOKENS", "CONDUCTOR_E_OPERATOR_TOKENS", "VALKEY_URL", "GITHUB_TOKEN")
 
@@ -67,6 +68,23 @@ def _agents(value: Any) -> Any:
             raise ValueError(f"{agent[:60]!r} is not an agent id (1-200 characters without spaces, "
                              "'#', '/' or ','; list agents, not their pods)")
     return tuple(dict.fromkeys(agents))
+
+
+def _repo_channels(value: Any) -> Any:
+    """``acme/pay=<channel id>,acme/web=<channel id>``: each repo once, each channel a Discord id."""
+    if not isinstance(value, str):
+        return value
+    routes: dict[str, int] = {}
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        repo, sep, channel = (part.strip() for part in entry.partition("="))
+        if not sep or not _REPO.match(repo) or not channel.isdigit():
+            raise ValueError("must list owner/name=<channel id> entries, separated by commas")
+        if repo in routes:
+            raise ValueError(f"must name each repo once ({repo[:80]} twice)")
+        routes[repo] = int(channel)
+    return routes
 
 
 def _valkey_url(value: Any) -> Any:
@@ -158,6 +176,14 @@ class Settings(BaseSettings):
     discord_guild_id: DiscordId = Field(None, validation_alias="DISCORD_GUILD_ID")
     discord_channel_id: DiscordId = Field(None, validation_alias="DISCORD_CHANNEL_ID")
     discord_gate_role_id: DiscordId = Field(None, validation_alias="DISCORD_GATE_ROLE_ID")
+    discord_repo_channels: Annotated[dict[str, int], NoDecode, BeforeValidator(_repo_channels)] = Field(
+        default_factory=dict, validation_alias="DISCORD_REPO_CHANNELS")
+    # At most one edit of a status card per thread, and of a board per channel, per this many
+    # seconds (changes meanwhile are shown together); a board's floor keeps it within Discord's
+    # per-channel rate (about 5 per 5 s).
+    discord_card_seconds: float = Field(2.0, ge=0.5, le=60, allow_inf_nan=False, validation_alias="DISCORD_CARD_SECONDS")
+    discord_board_seconds: float = Field(3.0, ge=1.0, le=300, allow_inf_nan=False,
+                                         validation_alias="DISCORD_BOARD_SECONDS")
     discord_tool_events: bool = Field(False, validation_alias="DISCORD_TOOL_EVENTS")
     discord_tool_fold_seconds: float = Field(5.0, ge=0.1, allow_inf_nan=False, validation_alias="DISCORD_TOOL_FOLD_SECONDS")
     discord_retry_seconds: float = Field(5.0, ge=0.1, allow_inf_nan=False, validation_alias="DISCORD_RETRY_SECONDS")

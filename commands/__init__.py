@@ -17,6 +17,7 @@ from .issues import IssuesCog
 from .learnings import LearningsCog
 from .paging import PageButton
 from .panels import PanelButton
+from .routing import RoutingCog
 from .services import BotServices
 from .stats import StatsCog
 from .streams import StreamsCog
@@ -24,5 +25,5 @@ from .streams import StreamsCog
 # Each cog is made with the bot and the services it uses (its constructor's arguments).
 CogFactory = Callable[[commands.Bot, BotServices], commands.Cog]
 ALL_COGS: tuple[CogFactory, ...] = (AgentsCog, IssuesCog, StreamsCog, GatesCog, StatsCog, LearningsCog, DigestCog,
-                                    DecisionForms)
+                                    DecisionForms, RoutingCog)
 DYNAMIC_ITEMS = (PanelButton, PageButton)

@@ -15,6 +15,7 @@ from typing import Any
 import discord
 
 from eventstore.read_models import ReadModels
+from eventstore.routing import Routing
 from eventstore.stats import Stats
 from eventstore.store import EventStore
 from eventstore.subscriptions import ThreadLinks
@@ -30,6 +31,7 @@ class BotServices:
     agent_online: timedelta
     guild_id: int | None
     gate_role_id: int | None
+    routing: Routing | None = None  # which channel holds each repo's threads (/route)
 
 
 def services_of(interaction: discord.Interaction[Any]) -> BotServices:

@@ -72,6 +72,9 @@ class InMemoryReadModels:
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
         return _page(await self.queue_head(len(self._issues)), offset, limit)
 
+    async def stuck_agents(self) -> list[AgentStatus]:
+        return [a for _, a in sorted(self._agents.items()) if a.stuck_since is not None]
+
     async def executions(self, repo: str | None = None, issue_number: int | None = None,
                          agent_id: str | None = None, offset: int = 0,
                          limit: int | None = None) -> Listing[ExecutionLog]:

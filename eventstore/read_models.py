@@ -74,6 +74,10 @@ class ReadModels(DocumentQueries, Protocol):
         """The queue in hand-out order."""
         ...
 
+    async def stuck_agents(self) -> list[AgentStatus]:
+        """Agents reported stuck that have sent no heartbeat since (``stuck_since``), by id."""
+        ...
+
     async def executions(self, repo: str | None = None, issue_number: int | None = None,
                          agent_id: str | None = None, offset: int = 0,
                          limit: int | None = None) -> Listing[ExecutionLog]:

@@ -107,7 +107,8 @@ async def pool(pg_server_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 async def reset_database(pool: asyncpg.Pool) -> None:
     tables = ", ".join(("mt_events", "mt_streams", "mt_event_progression", "ce_discord_threads",
-                        "ce_discord_messages", "ce_agent_logs", *DOC_TABLES, *ROLLUP_TABLES))
+                        "ce_discord_messages", "ce_agent_logs", *DOC_TABLES, *ROLLUP_TABLES,
+                        "ce_discord_cards", "ce_discord_boards", "ce_discord_routes"))
     async with pool.acquire() as conn:
         await conn.execute(f"TRUNCATE {tables} CASCADE")
         await conn.execute("ALTER SEQUENCE mt_events_sequence RESTART")

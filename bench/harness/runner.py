@@ -71,6 +71,10 @@ class Options:
     discord_background_rate: float = 200.0
     discord_timeout: float = 30.0
     discord_rtt_ms: float = 0.0
+    discord_card_events: int = 100
+    discord_card_interval_ms: float = 50.0
+    discord_board_events: int = 200
+    discord_board_interval_ms: float = 20.0
 
 
 class Scenario:
@@ -303,6 +307,16 @@ def parse_args(argv: list[str] | None, scenario_names: list[str]) -> tuple[list[
     discord.add_argument("--discord-rtt-ms", type=float, default=Options.discord_rtt_ms,
                          help="emulated network round trip added to every REST call the bot makes, through a "
                               "delaying proxy (default 0: none, the fake answers on loopback)")
+    discord.add_argument("--discord-card-events", type=int, default=Options.discord_card_events,
+                         help="CI_FAILED in the status-card cell, round robin over the issues; 0 skips it "
+                              f"(default {Options.discord_card_events})")
+    discord.add_argument("--discord-card-interval-ms", type=float, default=Options.discord_card_interval_ms,
+                         help=f"pacing in the status-card cell (default {Options.discord_card_interval_ms:g} ms)")
+    discord.add_argument("--discord-board-events", type=int, default=Options.discord_board_events,
+                         help="gate changes (opened, then merged) in the board cell; 0 skips it "
+                              f"(default {Options.discord_board_events})")
+    discord.add_argument("--discord-board-interval-ms", type=float, default=Options.discord_board_interval_ms,
+                         help=f"pacing in the board cell (default {Options.discord_board_interval_ms:g} ms)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     requested = [n.strip() for item in [*args.scenarios, *args.scenario] for n in item.split(",") if n.strip()]
@@ -324,7 +338,9 @@ def parse_args(argv: list[str] | None, scenario_names: list[str]) -> tuple[list[
         discord_issues=args.discord_issues, discord_new_threads=args.discord_new_threads,
         discord_new_interval_ms=args.discord_new_interval_ms,
         discord_background_rate=args.discord_background_rate, discord_timeout=args.discord_timeout,
-        discord_rtt_ms=args.discord_rtt_ms,
+        discord_rtt_ms=args.discord_rtt_ms, discord_card_events=args.discord_card_events,
+        discord_card_interval_ms=args.discord_card_interval_ms, discord_board_events=args.discord_board_events,
+        discord_board_interval_ms=args.discord_board_interval_ms,
     )
     if args.quick:
         options.duration, options.warmup, options.repeat = 3.0, 1.0, 1

@@ -22,12 +22,17 @@ issues (50) each got one ISSUE_APPROVED and so a thread with its first message. 
 - ``new_thread``: ``--discord-new-threads`` (50) ISSUE_APPROVED for issues never seen, one every
   ``--discord-new-interval-ms`` (100 ms): the first event of an issue creates its thread, then posts.
 
+- ``card`` and ``board``: the status cards and the board (``discord_cards``): POST -> card updated,
+  and the board's edits per second in one channel under a storm of gate changes.
+
 Each cell starts behind a barrier (one untimed event whose message must arrive first), so the
 reader is idle and caught up; it ends when every timed message arrived or ``--discord-timeout``
 passed (the rest count as lost, i.e. slower than any target). A LISTEN connection of ours on the
 service's NOTIFY channel splits the latency: send -> commit seen (NOTIFY), NOTIFY -> Discord.
 
-Target (issue): p95 of the POST -> message time under 1 s, on an idle machine (cell ``existing``).
+Target (issue): p95 of the POST -> message time under 1 s, on an idle machine (cell ``existing``);
+p95 of POST -> card updated under 1 s (cell ``card``), and no board edited more than ~5 times in any
+5 s (cell ``board``).
 """
 
 from __future__ import annotations
@@ -53,6 +58,15 @@ from ..harness.report import ScenarioReport
 from ..harness.runner import Cell, Harness, Options, Scenario
 from ..harness.service import ServiceProcess
 from ..harness.stats import percentile
+from .discord_cards import (
+    DISCORD_CHANNEL_RATE,
+    CardWrites,
+    card_changes,
+    card_figures,
+    pool_cards,
+    report_rows,
+    run_board_cell,
+)
 
 log = logging.getLogger("bench")
 
@@ -63,6 +77,7 @@ NOTIFY_CHANNEL = "conductor_e_events"  # eventstore/postgres/schema.py
 PACED_LOAD = Path(__file__).resolve().parents[1] / "harness" / "paced_load.py"
 TOKEN_RE = re.compile(r"bt-(\d{7})-k")
 AGENTS = 10
+CARD_QUIET_S = 2.5  # the service's DISCORD_CARD_SECONDS (2 s, the default) and a margin
 
 
 def _token(n: int) -> str:
@@ -98,7 +113,8 @@ class Arrivals:
     body is read (before the answer is written): that instant is "the message reached Discord".
     """
 
-    def __init__(self, fake: Any) -> None:
+    def __init__(self, fake: Any, writes: CardWrites | None = None) -> None:
+        self.writes = writes  # status cards and boards are theirs, not messages
         self.message_at: dict[str, float] = {}  # token -> first arrival of a message holding it
         self.thread_at: dict[str, float] = {}  # token -> creation of a thread whose name holds it
         self.duplicates: Counter[str] = Counter()
@@ -109,7 +125,10 @@ class Arrivals:
 
         def timed_add_message(channel_id: str, body: dict[str, Any], **kw: Any) -> Any:
             t = time.perf_counter()
-            for n in TOKEN_RE.findall(str((body or {}).get("content") or "")):
+            content = str((body or {}).get("content") or "")
+            if self.writes is not None and self.writes.saw(channel_id, content, t):
+                return add_message(channel_id, body, **kw)
+            for n in TOKEN_RE.findall(content):
                 tok = _token(int(n))
                 if tok in self.message_at:
                     self.duplicates[tok] += 1
@@ -262,6 +281,7 @@ class DiscordLatencyScenario(Scenario):
         self.fake: Any = None
         self.proxy: DelayProxy | None = None
         self.arrivals: Arrivals | None = None
+        self.writes: CardWrites | None = None
         self.notes_: Notifications = Notifications()
         self.service: ServiceProcess | None = None
         self.http: aiohttp.ClientSession | None = None
@@ -283,6 +303,10 @@ class DiscordLatencyScenario(Scenario):
             rate = options.discord_background_rate
             cells.append(Cell("existing+bg", f"existing + {rate:g} TOOL_USED/s",
                               {"kind": "existing", "background": rate}))
+        if options.discord_card_events > 0:
+            cells.append(Cell("card", "status card, one change per card", {"kind": "card"}))
+        if options.discord_board_events > 0:
+            cells.append(Cell("board", "board, a storm of gate changes", {"kind": "board"}))
         return cells
 
     def order(self, cells: list[Cell], repetition: int) -> list[Cell]:
@@ -297,6 +321,14 @@ class DiscordLatencyScenario(Scenario):
                 + (f"; emulated Discord round trip {options.discord_rtt_ms:g} ms" if options.discord_rtt_ms else ""))
 
     def describe(self, line: str, cell: Cell, result: dict[str, Any]) -> str:
+        if cell.params["kind"] == "board":
+            return (f"{line} {cell.label:<30} n={result.get('events', 0):<4} board edits {result.get('board_edits', 0)}, "
+                    f"max {result.get('board_max_per_1s', 0)} in 1 s, {result.get('board_max_per_5s', 0)} in 5 s")
+        if cell.params["kind"] == "card":
+            return (f"{line} {cell.label:<30} n={result.get('card_changes', 0):<4} card p50 "
+                    f"{_ms(result.get('card_p50_ms')):>7} ms   p95 {_ms(result.get('card_p95_ms')):>7} ms   "
+                    f"max {_ms(result.get('card_max_ms')):>7} ms   not shown {result.get('card_lost', 0)}   "
+                    f"message p95 {_ms(result.get('p95_ms')):>7} ms")
         return (f"{line} {cell.label:<30} n={result.get('events', 0):<4} p50 {result.get('p50_ms', 0):7.1f} ms   "
                 f"p95 {result.get('p95_ms', 0):7.1f} ms   p99 {result.get('p99_ms', 0):7.1f} ms   "
                 f"max {result.get('max_ms', 0):7.1f} ms   HTTP p95 {result.get('http_p95_ms', 0):5.1f} ms"
@@ -311,7 +343,8 @@ class DiscordLatencyScenario(Scenario):
         # dispatch_messages=False: the bot asks only for the guilds intent, so real Discord would not send
         # it MESSAGE_CREATE for its own posts; the fake would (it does not filter by intent).
         self.fake = await FakeDiscord(token="bench-token", dispatch_messages=False).start()
-        self.arrivals = Arrivals(self.fake)
+        self.writes = CardWrites(self.fake.state)
+        self.arrivals = Arrivals(self.fake, self.writes)
         api_base = self.fake.api_base
         if options.discord_rtt_ms > 0:
             self.proxy = await DelayProxy(self.fake.base_url, options.discord_rtt_ms / 1e3).start()
@@ -415,6 +448,13 @@ class DiscordLatencyScenario(Scenario):
             log.warning("POST %s answered %s: %s", body.get("type"), status, answer[:300])
         return Sent(token, t0, t_answer, status, seq)
 
+    async def _post_untimed(self, body: dict[str, Any]) -> None:
+        """POST an event whose message carries no token (nothing waits for it)."""
+        assert self.http is not None
+        async with self.http.post(self.url, data=_dumps(body)) as resp:
+            if not 200 <= resp.status < 300:
+                log.warning("POST %s answered %s: %s", body.get("type"), resp.status, (await resp.read())[:300])
+
     async def _barrier(self, timeout: float) -> None:
         """One untimed event; when its message arrives the reader has handled everything before it."""
         assert self.arrivals is not None
@@ -476,11 +516,25 @@ class DiscordLatencyScenario(Scenario):
         if not await self.service.healthy():
             raise RuntimeError("the service is not healthy:\n" + self.service.log_tail())
         await self._barrier(options.discord_timeout)
+        if cell.params["kind"] == "board":
+            return await run_board_cell(self, h)
+        if cell.params["kind"] == "card":  # every card idle past its debounce interval: one edit per change
+            assert self.writes is not None
+            last = max((t for writes in self.writes.cards.values() for t, _ in writes), default=0.0)
+            await asyncio.sleep(max(0.0, last + CARD_QUIET_S - time.perf_counter()))  # pacing, not synchronisation
         background = None
         if cell.params.get("background"):
             background = await self._start_background(cell.params["background"])
             await self._barrier(options.discord_timeout)  # under load now: the reader is past the start-up burst
-        if cell.params["kind"] == "new":
+        if cell.params["kind"] == "card":
+            bodies = []
+            for i in range(options.discord_card_events):
+                tok = self._next_token()
+                number = self.issues[i % len(self.issues)]
+                bodies.append(({"type": "CI_FAILED", "repo": REPO_NAME, "issueNumber": number, "prNumber": number,
+                                "failedChecks": [f"test (3.11) {tok}", "lint"]}, tok))
+            interval = options.discord_card_interval_ms / 1e3
+        elif cell.params["kind"] == "new":
             bodies = []
             for _ in range(options.discord_new_threads):
                 tok = self._next_token()
@@ -504,11 +558,17 @@ class DiscordLatencyScenario(Scenario):
         sent, late = await self._paced(bodies, interval)
         t_sent = time.perf_counter()
         complete = await self.arrivals.wait_all(options.discord_timeout)
+        assert self.writes is not None
+        changes = card_changes(bodies, sent)
+        await self.writes.until(lambda: self.writes is not None and self.writes.covered(changes), options.discord_timeout)
+        t_cards = time.perf_counter()
         after = probe.snapshot()
         lost = [] if complete else self.arrivals.give_up()
         bg_result = await self._stop_background(background) if background is not None else None
 
         result = finite(self._figures(sent, cell.params["kind"] == "new"))
+        if changes:
+            result.update(finite(card_figures(self.writes, changes, t_start, t_cards)))
         result.update(
             events=len(sent), lost=len(lost), late_sends=late,
             http_errors=sum(1 for s in sent if not 200 <= s.status < 300),
@@ -570,18 +630,25 @@ class DiscordLatencyScenario(Scenario):
             http = [x for r in values for x in r.get("http_samples_ms", [])]
             pooled[key] = {**summary([x / 1e3 for x in samples]), **summary([x / 1e3 for x in http], "http_"),
                            "events": len(samples), "lost": sum(r.get("lost", 0) for r in values)}
+        cards = pool_cards(runs)
+        for key, figures in cards.items():
+            pooled.setdefault(key, {}).update(figures)
         for m in medians.values():  # the raw samples stay in "runs"; a median of lists means nothing
             m.pop("samples_ms", None)
             m.pop("http_samples_ms", None)
+            m.pop("card_samples_ms", None)
             m.pop("background", None)
 
         labels = {"existing": "existing threads, idle", "existing+bg": "existing threads + "
-                  f"{options.discord_background_rate:g} TOOL_USED/s", "new_thread": "new issue: thread + message"}
+                  f"{options.discord_background_rate:g} TOOL_USED/s", "new_thread": "new issue: thread + message",
+                  "card": "status-card cell: its CI_FAILED messages"}
         headers = ["cell", "events", "p50 ms", "p95 ms", "p99 ms", "max ms", "lost", "HTTP p50 ms", "HTTP p95 ms",
                    "HTTP max ms", "send -> NOTIFY p50 / p95 ms", "NOTIFY -> Discord p50 / p95 ms"]
         rows = []
         for key in medians:
             m, p = medians[key], pooled[key]
+            if key == "board":
+                continue  # its figures are the board's (below)
             rows.append([
                 labels.get(key, key), f"{p['events']:,}", _ms(p.get("p50_ms")), _ms(p.get("p95_ms")),
                 _ms(p.get("p99_ms")), _ms(p.get("max_ms")), str(p["lost"]), _ms(p.get("http_p50_ms")),
@@ -609,7 +676,23 @@ class DiscordLatencyScenario(Scenario):
                     verdict["text"] += (f". {labels[key]}: p95 {q['p95_ms']:,.1f} ms "
                                         f"({'<' if q['p95_ms'] < TARGET_P95_MS and not q['lost'] else 'NOT <'} 1 s)")
 
-        extra = [self._breakdown(medians), self._diagnostics(medians)]
+        if "card" in pooled:
+            q = pooled["card"]
+            card_ok = q.get("card_p95_ms", float("inf")) < TARGET_P95_MS and not q.get("card_lost")
+            verdict.update(card_p95_ms=q.get("card_p95_ms"), card_passed=card_ok)
+            verdict["text"] = verdict.get("text", "") + (
+                f". POST -> card updated: p95 {q.get('card_p95_ms', 0):,.1f} ms "
+                f"({'<' if card_ok else 'NOT <'} 1 s)")
+        if "board" in runs:
+            worst = max(r.get("board_max_per_5s", 0) for r in runs["board"])
+            board_ok = worst <= DISCORD_CHANNEL_RATE and all(r.get("board_settled") for r in runs["board"])
+            verdict.update(board_max_per_5s=worst, board_passed=board_ok)
+            verdict["text"] = verdict.get("text", "") + (
+                f". Board: at most {worst} edits in any 5 s ({'within' if board_ok else 'OVER'} Discord's "
+                f"~{DISCORD_CHANNEL_RATE} per 5 s per channel)")
+        extra = [self._breakdown(medians), self._diagnostics(medians),
+                 ("Status cards and the board", ["cell", "what", "changes", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                                                 "lost", "writes"], report_rows(pooled, medians))]
         detail_headers = ["cell", "rep", "events", "p50 ms", "p95 ms", "p99 ms", "max ms", "lost", "dup",
                           "HTTP p95 ms", "late sends", "send rate/s", "bg rate/s", "service CPU", "PG CPU",
                           "bench CPU", "other CPU"]
@@ -639,7 +722,18 @@ class DiscordLatencyScenario(Scenario):
             "connection; each cell starts behind a barrier message (the reader idle and caught up).",
             "The fake emulates no rate limits (it sends no X-RateLimit headers), so discord.py never throttles "
             "here; real Discord allows about 5 messages per 5 s per channel and 50 requests/s per bot, which "
-            "this pacing approaches (one message per thread per second, 50 requests/s in total).",
+            "this pacing approaches (one message per thread per second, 50 requests/s in total) and the status "
+            "cards add to (at most one edit per thread per DISCORD_CARD_SECONDS, 2 s: see the REST calls per "
+            "event).",
+            f"Status cards: a CI_FAILED is on its card from the first card write after its POST that shows its "
+            f"failed check or a later one's (the card shows the last CI result). Cell card: "
+            f"{options.discord_card_events} CI_FAILED every {options.discord_card_interval_ms:g} ms round robin, so "
+            "each card is idle past its 2 s debounce when its change comes (the cell starts after 2.5 s without "
+            "card writes): one edit per change. In the existing cells the same issue changes every second, faster "
+            "than the debounce: edits carry several changes, and a change waits up to 2 s. Board cell: "
+            f"{options.discord_board_events} gate changes (HUMAN_GATE_TRIGGERED, then MERGED closing it) every "
+            f"{options.discord_board_interval_ms:g} ms on issues of the one default channel; its board's edits "
+            "counted until it shows that nothing waits (DISCORD_BOARD_SECONDS 3 s, the default).",
             (f"REST calls went through a proxy adding {options.discord_rtt_ms:g} ms per round trip (emulated "
              "network, --discord-rtt-ms)." if options.discord_rtt_ms else
              "No network latency: the fake answers on loopback, so real Discord adds its round trip per REST call "

@@ -19,6 +19,10 @@ every other issue keeps flowing; the global checkpoint stays before the parked e
 restart tries them again too. A message refused ``MAX_MESSAGE_ATTEMPTS`` times is skipped (logged
 as an error; the event stays in the store) so one unpostable message cannot hold its issue for
 ever; a thread that cannot be created is tried again for as long as it takes.
+
+Each issue's status card (``cards``) and each issue channel's board (``boards``) are kept in
+place by the same reader: events touch them, and each pass starts the writes that are due. A
+new thread goes to the channel its repo is routed to (``eventstore.routing``), its card first.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from eventstore import events as ev
 from eventstore.conductor import reminder_escalates
+from eventstore.live_messages import LiveMessages
 from eventstore.read_models import ReadModels
+from eventstore.routing import Routing
 from eventstore.store import EventStore, RecordedEvent
 from eventstore.streams import parse_issue_stream_id
 from eventstore.streams import route as event_route
@@ -40,19 +46,14 @@ from eventstore.subscriptions import Checkpoints, ThreadLinks
 
 from ..log_context import STREAM
 from ..supervision import until_stopped
+from .boards import BoardKeeper
+from .cards import CardKeeper
+from .ports import MAX_MESSAGE_ATTEMPTS, MessageRefused, NewThread, Poster
 from .rendering import Post, render, render_tools, thread_name
 
 log = logging.getLogger(__name__)
 
 NAME = "DiscordNotifier"
-
-
-class MessageRefused(Exception):
-    """Discord refused this message (or this thread) itself, not Discord failing: retrying at once
-    cannot help; raised by the Poster."""
-
-
-MAX_MESSAGE_ATTEMPTS = 8
 
 
 class _Refused(Exception):
@@ -76,29 +77,6 @@ class _Parked:
     message_refusals: int = 0  # refusals of the message at the head (a thread refusal counts none)
 
 
-class Poster(Protocol):
-    """The Discord side, as the notifier needs it (``bot.discord.poster`` implements it)."""
-
-    async def ready(self) -> None: ...
-
-    async def open_thread(self, thread_id: int | None, name: Callable[[], Awaitable[str]]) -> int:
-        """An open thread: ``thread_id`` (unarchived if needed) or, if None or gone, a new one
-        named by ``name()`` (only called then: it may read the store)."""
-        ...
-
-    async def send(self, thread_id: int, post: Post, stream_id: str) -> int:
-        """The new message's id; raises MessageRefused if Discord refuses it for good."""
-        ...
-
-    async def send_to_channel(self, post: Post) -> int:
-        """Like ``send``, in the channel itself."""
-        ...
-
-    async def close_panel(self, channel_id: int, message_id: int, panel: str, stream_id: str, note: str) -> None:
-        """Disable the panel's buttons and add ``note`` (who decided, or what closed it)."""
-        ...
-
-
 class Wakeups(Protocol):
     async def acquire_lease(self) -> bool: ...
 
@@ -113,11 +91,18 @@ class _Fold:
 
 class DiscordNotifier:
     def __init__(self, store: EventStore, read_models: ReadModels, checkpoints: Checkpoints,
-                 links: ThreadLinks, poster: Poster, *, tool_events: bool, fold_seconds: float = 5.0,
-                 gate_role_id: int | None = None, batch: int = 200,
+                 links: ThreadLinks, poster: Poster, live: LiveMessages, routing: Routing, *, tool_events: bool,
+                 fold_seconds: float = 5.0, gate_role_id: int | None = None, batch: int = 200,
                  monotonic: Callable[[], float] = time.monotonic,
                  retry_first: float = 5.0, retry_cap: float = 600.0, mention_every: float = 0.0,
-                 escalation_role_id: int | None = None, escalate_after: int = 4) -> None:
+                 escalation_role_id: int | None = None, escalate_after: int = 4,
+                 card_seconds: float = 2.0, board_seconds: float = 3.0) -> None:
+        self._routing = routing
+        self.cards = CardKeeper(read_models, live, links, poster, every=card_seconds, monotonic=monotonic,
+                                retry_first=retry_first, retry_cap=retry_cap)
+        self.boards = BoardKeeper(read_models, live, routing, poster, self.parked, every=board_seconds,
+                                  monotonic=monotonic, retry_first=retry_first, retry_cap=retry_cap)
+        routing.on_change(self.boards.touch)  # a channel routed to gets its board
         self._store = store
         self._read_models = read_models
         self._checkpoints = checkpoints
@@ -175,6 +160,20 @@ class DiscordNotifier:
                 continue
             if not busy:
                 await until_stopped(stop, wakeups.wait(self._next_wait()))
+        await self._finish_cards()
+
+    async def _finish_cards(self) -> None:
+        """At a graceful stop, the cards waiting for their interval are written now and the
+        checkpoint moves past them, so a restart has nothing to replay for them."""
+        if self.cards.pending_seq() is None:
+            return
+        try:
+            await self.cards.flush(everything=True)
+            await self.cards.drain()
+            if self._cursor is not None:
+                await self._checkpoints.save(NAME, self._safe_checkpoint())
+        except Exception as exc:  # noqa: BLE001 - Discord or the database failing now: the restart replays them
+            log.warning("status cards not written at stop (%s); they are written after the next start", exc)
 
     async def step(self) -> bool:
         """Handle one batch of new events and flush due folds; True if there may be more."""
@@ -196,15 +195,18 @@ class DiscordNotifier:
             self._cursor = recs[-1].seq
         await self._flush_folds()
         await self._retry_parked()
+        await self.cards.flush()
+        await self.boards.flush()
         await self._checkpoints.save(NAME, self._safe_checkpoint())
         return len(recs) == self._batch and not self._stop.is_set()
 
     def parked(self) -> list[dict[str, Any]]:
         """The issues whose delivery waits, for /health."""
         now = self._monotonic()
-        return [{"stream": stream, "reason": p.reason, "attempts": p.attempts, "events": len(p.recs),
-                 "waitingSeconds": round(now - p.since, 1), "nextTryInSeconds": round(max(0.0, p.next_try - now), 1)}
-                for stream, p in sorted(self._parked.items())]
+        issues = [{"stream": stream, "reason": p.reason, "attempts": p.attempts, "events": len(p.recs),
+                   "waitingSeconds": round(now - p.since, 1), "nextTryInSeconds": round(max(0.0, p.next_try - now), 1)}
+                  for stream, p in sorted(self._parked.items())]
+        return issues + self.cards.refused()
 
     def _forget_progress(self) -> None:
         # Re-read from the checkpoint: the per-thread records make the replay skip what was posted.
@@ -212,16 +214,22 @@ class DiscordNotifier:
         self._threads.clear()
         self._folds.clear()
         self._parked.clear()
+        self.cards.forget()
+        self.boards.forget()
 
     def _safe_checkpoint(self) -> int:
         assert self._cursor is not None
         pending = [f.recs[0].seq for f in self._folds.values() if f.recs]
         pending += [p.recs[0].seq for p in self._parked.values() if p.recs]
-        return min(pending) - 1 if pending else self._cursor
+        card = self.cards.pending_seq()
+        if card is not None:
+            pending.append(card)
+        return min(self._cursor, min(pending) - 1) if pending else self._cursor
 
     def _next_wait(self) -> float:
         wakes = [f.started + self._fold_seconds for f in self._folds.values()]
         wakes += [p.next_try for p in self._parked.values()]
+        wakes += [t for t in (self.cards.next_due(), self.boards.next_due()) if t is not None]
         if not wakes:
             return 1.0  # poll fallback when no NOTIFY arrives
         return max(0.05, min(1.0, min(wakes) - self._monotonic()))
@@ -237,6 +245,7 @@ class DiscordNotifier:
         if parked is None:
             self._parked[stream_id] = _Parked(recs, str(refused), now, now + self._retry_first,
                                               message_refusals=refusal)
+            self.boards.touch()  # the board lists parked deliveries
             log.warning("Discord refused %s for %s (%s); its delivery waits, retrying in %.0f s; other issues go on",
                         "the thread" if refused.thread else "a message", stream_id, refused, self._retry_first)
             return
@@ -247,6 +256,7 @@ class DiscordNotifier:
         parked.message_refusals = parked.message_refusals + 1 if refusal else 0
         wait = min(self._retry_first * 2 ** (parked.attempts - 1), self._retry_cap)
         parked.next_try = now + wait
+        self.boards.touch()
         log.warning("Discord refused %s for %s again (attempt %d: %s); retrying in %.0f s",
                     "the thread" if refused.thread else "a message", stream_id, parked.attempts, refused, wait)
 
@@ -280,6 +290,7 @@ class DiscordNotifier:
             parked.message_refusals = 0  # delivered or skipped: the next message starts afresh
             recs = recs[1:]
         self._parked.pop(stream_id, None)
+        self.boards.touch()
         log.info("delivery for %s goes on after %d tries", stream_id, parked.attempts)
 
     # -- per event --------------------------------------------------------------------------------
@@ -307,6 +318,10 @@ class DiscordNotifier:
         event = rec.event
         if event is None:
             return
+        self.boards.touch_for(event)
+        if isinstance(event, ev.ExecutionEvent):
+            await self.cards.touch_run(rec)
+            return
         if isinstance(event, ev.ToolUsed):
             if self._tool_events and parse_issue_stream_id(rec.stream_id):
                 fold = self._folds.setdefault(rec.stream_id, _Fold(started=self._monotonic()))
@@ -318,14 +333,16 @@ class DiscordNotifier:
         stream_id = rec.stream_id
         if parse_issue_stream_id(stream_id) is None:
             return  # agent and milestone streams have no thread
+        if not isinstance(event, ev.ObservabilityEvent):  # analytics change no document
+            self.cards.touch(stream_id, rec.seq)
         mention = self._mention_for(rec)
         escalation = self._escalation_for(rec)
         post = render(rec, mention, await self._pr_url(event), escalation)
         if post is None:
             return
         await self._flush_fold(stream_id)  # earlier tool calls first: stream order
-        await self._deliver(stream_id, rec.seq, post, title_hint=getattr(event, "title", None))
-        if mention is not None and isinstance(event, (ev.HumanGateTriggered, ev.HumanGateReminder)):
+        posted = await self._deliver(stream_id, rec.seq, post, title_hint=getattr(event, "title", None))
+        if posted and mention is not None and isinstance(event, (ev.HumanGateTriggered, ev.HumanGateReminder)):
             self._last_mention[stream_id] = self._monotonic()  # once posted: a retried message still pings
         if escalation is not None:
             self._last_escalation[stream_id] = self._monotonic()
@@ -359,10 +376,16 @@ class DiscordNotifier:
         """A post in the channel itself (MILESTONE_COMPLETE, the daily digest), once even across replays."""
         key = f"announce:{rec.id}"
         post = render(rec)
-        if post is None or await self._links.message_for(key) is not None:
+        event = rec.event
+        if post is None or not isinstance(event, (ev.MilestoneComplete, ev.DigestCompiled)) \
+                or await self._links.message_for(key) is not None:
             return
+        # A milestone's in its repo's channel; the digest, which is the whole rig's, in the default one.
+        channel = (await self._routing.channel_for(event.repo) if isinstance(event, ev.MilestoneComplete)
+                   else self._routing.default_channel)
         try:
-            message_id = await self._poster.send_to_channel(post)
+            channel = await self.boards.announcement_target(channel)
+            message_id = await self._poster.send_to_channel(channel, post)
         except MessageRefused as exc:
             log.error("Discord refused the announcement of event %s (%s); skipped", rec.seq, exc)
             message_id = 0  # recorded all the same: a replay must not try again
@@ -375,15 +398,18 @@ class DiscordNotifier:
         issue = await self._read_models.issue(event_route(event).id)
         return issue.pr_url if issue is not None else None
 
-    async def _deliver(self, stream_id: str, seq: int, post: Post, title_hint: str | None = None) -> None:
+    async def _deliver(self, stream_id: str, seq: int, post: Post, title_hint: str | None = None) -> bool:
+        """Post ``post`` into the stream's thread; False if the thread has it already (a replay)."""
         thread = await self._thread(stream_id)
         if thread is not None and thread[1] >= seq:
-            return  # already in the thread (a replay)
+            return False  # already in the thread (a replay)
         try:
-            thread_id = await self._poster.open_thread(thread[0] if thread else None,
-                                                       lambda: self._thread_name(stream_id, title_hint))
+            opened = await self._poster.open_thread(thread[0] if thread else None,
+                                                    self._new_thread(stream_id, title_hint))
         except MessageRefused as exc:
             raise _Refused(f"thread: {exc}", thread=True) from exc
+        thread_id = opened.thread_id
+        await self.cards.opened(stream_id, opened)
         if thread is None or thread[0] != thread_id:
             await self._links.link(stream_id, thread_id)
             self._threads[stream_id] = (thread_id, thread[1] if thread else 0)
@@ -395,6 +421,7 @@ class DiscordNotifier:
             await self._links.remember_message(f"{post.panel}:{stream_id}", thread_id, message_id)
         await self._links.posted(stream_id, seq)
         self._threads[stream_id] = (thread_id, seq)
+        return True
 
     def _remember_posted(self, stream_id: str, seq: int) -> None:
         thread = self._threads.get(stream_id)
@@ -408,6 +435,16 @@ class DiscordNotifier:
                 return None
             self._threads[stream_id] = found
         return self._threads[stream_id]
+
+    def _new_thread(self, stream_id: str, title_hint: str | None) -> NewThread:
+        repo = stream_id.rpartition("#")[0]
+
+        async def card() -> tuple[str, list[str]]:
+            content, tags, _ = await self.cards.render(stream_id)
+            return content, tags
+
+        return NewThread(channel=lambda: self._routing.channel_for(repo),
+                         name=lambda: self._thread_name(stream_id, title_hint), card=card)
 
     async def _thread_name(self, stream_id: str, title_hint: str | None) -> str:
         parsed = parse_issue_stream_id(stream_id)

@@ -52,6 +52,8 @@ CREATE INDEX IF NOT EXISTS ce_issuestatus_pr ON mt_doc_issuestatus ((data->>'Rep
     WHERE data->>'PrNumber' IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ce_agentstatus_assigned ON mt_doc_agentstatus (id)
     WHERE data->>'Assignment' IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ce_agentstatus_stuck ON mt_doc_agentstatus (id)
+    WHERE data->>'StuckSince' IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ce_executionlog_started ON mt_doc_executionlog ({_RUN_ORDER});
 CREATE INDEX IF NOT EXISTS ce_executionlog_issue ON mt_doc_executionlog
     ((data->>'Repo'), ((data->>'IssueNumber')::int), {_RUN_ORDER});
@@ -84,6 +86,9 @@ SELECT data::text AS data FROM mt_doc_issuestatus WHERE (data->'Gate'->>'Open'):
 """
 ASSIGNEES = """
 SELECT data::text AS data FROM mt_doc_agentstatus WHERE data->>'Assignment' IS NOT NULL ORDER BY id
+"""
+STUCK_AGENTS = """
+SELECT data::text AS data FROM mt_doc_agentstatus WHERE data->>'StuckSince' IS NOT NULL ORDER BY id COLLATE "C"
 """
 # Pages: the rows from OFFSET $n, at most LIMIT $n+1 (NULL: all), read in an index's order; the
 # count of all is a statement of its own (a window count would read every row for any page).

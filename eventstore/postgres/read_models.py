@@ -62,6 +62,9 @@ class PostgresReadModels:
     async def queue(self, offset: int = 0, limit: int | None = None) -> Listing[IssueStatus]:
         return await q.page_of(self._fetch, IssueStatus, q.QUEUE, (offset, limit), offset, q.QUEUE_COUNT, ())
 
+    async def stuck_agents(self) -> list[AgentStatus]:
+        return await q.docs_from(self._fetch, AgentStatus, q.STUCK_AGENTS)
+
     async def executions(self, repo: str | None = None, issue_number: int | None = None,
                          agent_id: str | None = None, offset: int = 0,
                          limit: int | None = None) -> Listing[ExecutionLog]:

@@ -135,6 +135,32 @@ CREATE INDEX IF NOT EXISTS ce_agent_logs_agent ON ce_agent_logs (agent, id);
 CREATE INDEX IF NOT EXISTS ce_agent_logs_received ON ce_agent_logs (received_at);
 """
 
+# What the Discord side keeps in place (bot.discord.cards, boards; the routes /route sets): the
+# message of each issue's status card and of each channel's board, edited on every change and
+# never posted twice, and the channel each repo's new threads go to.
+DISCORD_LIVE_TABLES = """
+CREATE TABLE IF NOT EXISTS ce_discord_cards (
+    stream_id  varchar NOT NULL PRIMARY KEY,
+    channel_id bigint  NOT NULL,             -- the issue channel (text or forum) its thread is in
+    thread_id  bigint  NOT NULL,
+    message_id bigint  NOT NULL,
+    content    text    NOT NULL DEFAULT '',  -- what it shows, so an edit that changes nothing is skipped
+    tags       bigint[] NOT NULL DEFAULT '{}'  -- a forum post's tags as last applied
+);
+CREATE TABLE IF NOT EXISTS ce_discord_boards (
+    channel_id bigint NOT NULL PRIMARY KEY,  -- the issue channel
+    thread_id  bigint NOT NULL,              -- where the message is: the channel itself, or a forum's post
+    message_id bigint NOT NULL,
+    content    text   NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS ce_discord_routes (
+    repo       varchar                  NOT NULL PRIMARY KEY,
+    channel_id bigint                   NOT NULL,
+    set_by     varchar                  NOT NULL,
+    set_at     timestamp with time zone NOT NULL
+);
+"""
+
 DDL = (
     """
 CREATE TABLE IF NOT EXISTS mt_streams (
@@ -198,6 +224,7 @@ CREATE TABLE IF NOT EXISTS ce_discord_messages (
 );
 """,
     AGENT_LOGS_TABLE,
+    DISCORD_LIVE_TABLES,
     *(_DOC_TABLE.format(table=t) for t in DOC_TABLES),
     """
 -- For events stored under a client-chosen id (eventId, Idempotency-Key): a digest of the event as
@@ -324,7 +351,8 @@ OBSOLETE_INDEXES = ("ce_issuestatus_state",)
 _RELATIONS = ("mt_streams", "mt_events_sequence", "mt_events", "pk_mt_events_stream_and_version",
               "idx_mt_events_event_id", "mt_event_progression", "ce_discord_threads", "ce_state",
               "ce_discord_messages", *DOC_TABLES, "ce_event_fingerprints", "ce_agent_logs",
-              "ce_agent_logs_agent", "ce_agent_logs_received", *ROLLUP_TABLES)
+              "ce_agent_logs_agent", "ce_agent_logs_received", *ROLLUP_TABLES, "ce_discord_cards",
+              "ce_discord_boards", "ce_discord_routes")
 _COMPLETE = """
 SELECT NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS r(name) WHERE to_regclass(r.name) IS NULL)
    AND EXISTS (SELECT 1 FROM ce_state WHERE id = 1)

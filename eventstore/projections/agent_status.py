@@ -3,6 +3,8 @@
 Built from the agent's HEARTBEATs (the capability snapshot) and from the issue events that name
 the agent or its current issue (assignment, unassignment, completion, escalation, stuck).
 ``isOnline`` depends on the time of reading, so it is derived when read (``is_online``), never stored.
+An agent reported stuck (AGENT_STUCK) stays ``stuck_since`` then until it sends a HEARTBEAT again
+(from any of its pods): what the board in Discord lists as needing a human.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import events as ev
 from ..agents import agent_of, same_agent
 from ..naming import STORED_NAMES
+from ..streams import parse_issue_stream_id
 from .issue_status import IssueStatus
 
 if TYPE_CHECKING:  # the store imports the read models, which import these
@@ -43,10 +46,14 @@ class AgentStatus(BaseModel):
     assignment: str | None = None  # the issue stream the rig assigned to this agent
     assigned_at: datetime | None = None
     stuck_count: int = 0
+    stuck_since: datetime | None = None  # reported stuck, and silent since
+    stuck_on: str | None = None  # the issue stream the report was about, if any
+    stuck_reason: str | None = None
     updated_at: datetime | None = None
 
 
 HEALTHY = {"ready", "authenticated", "connected", "configured"}
+_NOT_STUCK: dict[str, object] = {"stuck_since": None, "stuck_on": None, "stuck_reason": None}
 
 
 def is_online(doc: AgentStatus, now: datetime, threshold: timedelta) -> bool:
@@ -89,7 +96,10 @@ def evolve(doc: AgentStatus | None, agent_id: str, rec: RecordedEvent) -> AgentS
     if isinstance(e, ev.Heartbeat) and e.agent_id != agent_id:
         # A pod's heartbeat, seen from its agent's document: the agent is alive, so the
         # no-heartbeat rule (which reads this document's assignment) counts it.
-        return None if doc is None else doc.model_copy(update={"last_heartbeat": at, "updated_at": at})
+        if doc is None:
+            return None
+        back = _NOT_STUCK if doc.stuck_since is not None else {}
+        return doc.model_copy(update={"last_heartbeat": at, "updated_at": at, **back})
     doc = doc or AgentStatus(id=agent_id)
     u: dict[str, object] = {"updated_at": at}
     match e:
@@ -100,10 +110,14 @@ def evolve(doc: AgentStatus | None, agent_id: str, rec: RecordedEvent) -> AgentS
                 providers=list(e.providers), integrations=list(e.integrations),
                 last_heartbeat=at,
             )
+            if doc.stuck_since is not None:  # heard from again: no longer stuck
+                u.update(_NOT_STUCK)
         case ev.IssueAssigned() if same_agent(e.agent_id, agent_id):
             u.update(assignment=rec.stream_id, assigned_at=at)
         case ev.AgentStuck():
-            u.update(stuck_count=doc.stuck_count + 1)
+            on = rec.stream_id if parse_issue_stream_id(rec.stream_id) else None
+            u.update(stuck_count=doc.stuck_count + 1, stuck_since=doc.stuck_since or at, stuck_on=on,
+                     stuck_reason=e.reason)
         case _:
             # unassigned, reassigned to someone else, done, escalated, closed, requeued
             if doc.assignment == rec.stream_id:

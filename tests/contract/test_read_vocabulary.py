@@ -46,6 +46,8 @@ DOCS: list[IssueStatus | AgentStatus] = [
     AgentStatus(id="dev-e-1/abc12", status="working"),
     AgentStatus(id="dev-e-1", assignment="acme/app#8", assigned_at=T0),
     AgentStatus(id="Dev-e-0", assignment="acme/app#13", assigned_at=T0),
+    AgentStatus(id="dev-e-3", stuck_count=2, stuck_since=T0, stuck_on="acme/app#11", stuck_reason="silent"),
+    AgentStatus(id="Dev-e-3", stuck_count=1),  # stuck once, heard from since
 ]
 
 
@@ -78,6 +80,11 @@ async def test_open_gates_and_assignees(reads: ReadModels) -> None:
     assert ids(await reads.assignees()) == ["Dev-e-0", "dev-e-1"]
 
 
+async def test_stuck_agents(reads: ReadModels) -> None:
+    [stuck] = await reads.stuck_agents()
+    assert (stuck.id, stuck.stuck_on, stuck.stuck_reason, stuck.stuck_since) == ("dev-e-3", "acme/app#11", "silent", T0)
+
+
 async def test_the_issues_holding_a_pr(reads: ReadModels) -> None:
     assert ids(await reads.issues_with_pr("acme/app", 40)) == ["acme/app#14", "acme/app#15"]
     assert ids(await reads.issues_with_pr("other/x", 40)) == ["other/x#1"]
@@ -85,7 +92,7 @@ async def test_the_issues_holding_a_pr(reads: ReadModels) -> None:
 
 
 async def test_lists_and_lookups(reads: ReadModels) -> None:
-    assert ids(await reads.agents()) == ["Dev-e-0", "dev-e-1", "dev-e-1/abc12", "review-e"]
+    assert ids(await reads.agents()) == ["Dev-e-0", "Dev-e-3", "dev-e-1", "dev-e-1/abc12", "dev-e-3", "review-e"]
     assert ids(await reads.issues("done")) == ["acme/app#9"]
     assert ids(await reads.issues(None, "other/x")) == ["other/x#1"]
     everything = ids(await reads.issues())
@@ -113,5 +120,5 @@ async def test_pages(reads: ReadModels) -> None:
     queue = await reads.queue(offset=1, limit=2)
     assert ids(queue) == ["acme/app#2", "acme/app#4"] and queue.total == 6 and queue.has_next
     assert (await reads.queue(offset=10, limit=2)).total == 6
-    agents = await reads.agents(offset=3, limit=2)
-    assert ids(agents) == ["review-e"] and agents.total == 4 and not agents.has_next
+    agents = await reads.agents(offset=5, limit=2)
+    assert ids(agents) == ["review-e"] and agents.total == 6 and not agents.has_next

@@ -28,6 +28,7 @@ MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
 CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
+PIN_MESSAGES = 1 << 51
 # Everything discord.py 2.7 knows about; what an administrator resolves to.
 ALL_PERMISSIONS = (1 << 53) - 1
 

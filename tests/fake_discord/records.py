@@ -26,6 +26,7 @@ class RecordedRequest(NamedTuple):
     method: str
     path: str
     json: Any
+    at: float = 0.0  # time.perf_counter() when it arrived
 
 
 class FailedRequest(NamedTuple):

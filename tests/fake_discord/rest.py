@@ -6,7 +6,7 @@ import copy
 
 from aiohttp import web
 
-from . import events, payloads
+from . import events, forums, payloads
 from .payloads import JSON
 from .snowflake import SnowflakeFactory
 from .wire import API_PREFIX, body_of, discord_error, fake_of, files_of, json_response, no_content
@@ -158,6 +158,9 @@ async def patch_channel(request: web.Request) -> web.Response:
     channel = fake.state.channel(request.match_info["channel_id"])
     if channel is None:
         return _unknown_channel()
+    refused = forums.refuse_channel_edit(fake.state, channel, body_of(request) or {})
+    if refused is not None:
+        return refused
     fake.state.edit_channel(channel, body_of(request) or {})
     await events.channel_updated(fake, channel)
     return json_response(channel)
@@ -186,8 +189,11 @@ async def _new_thread(request: web.Request, parent_id: str, starter: JSON | None
 @routes.post(API_PREFIX + "/channels/{channel_id}/threads")
 async def create_thread(request: web.Request) -> web.Response:
     parent_id = request.match_info["channel_id"]
-    if parent_id not in fake_of(request).state.channels:
+    parent = fake_of(request).state.channels.get(parent_id)
+    if parent is None:
         return _unknown_channel()
+    if forums.is_forum(parent):
+        return await forums.create_post(request, parent)
     return await _new_thread(request, parent_id, None)
 
 
@@ -198,6 +204,8 @@ async def create_thread_from_message(request: web.Request) -> web.Response:
     message = state.message(request.match_info["message_id"])
     if parent_id not in state.channels:
         return _unknown_channel()
+    if forums.is_forum(state.channels[parent_id]):
+        return discord_error(400, 50024, "Cannot execute action on this channel type")
     if message is None or message["channel_id"] != parent_id:
         return _unknown_message()
     if message["id"] in state.threads:
@@ -247,6 +255,8 @@ async def post_message(request: web.Request) -> web.Response:
     channel = fake.state.channel(channel_id)
     if channel is None:
         return _unknown_channel()
+    if forums.is_forum(channel):  # a forum holds posts (threads) only
+        return discord_error(400, 50008, "Cannot send messages in a non-text channel")
     thread_meta = channel.get("thread_metadata")
     if thread_meta is not None and thread_meta["archived"]:
         if thread_meta["locked"]:
@@ -312,6 +322,9 @@ async def patch_message(request: web.Request) -> web.Response:
     message = _message_in(request)
     if message is None:
         return _unknown_message()
+    thread = fake_of(request).state.threads.get(message["channel_id"])
+    if thread is not None and thread["thread_metadata"]["archived"]:
+        return discord_error(400, 50083, "Thread is archived")
     return await edit_message(request, message)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -40,6 +41,7 @@ class FakeDiscord(InjectionMixin, AnswersMixin):
         channel_id: str | int | None = None,
         channel_name: str = "issues",
         extra_channels: Iterable[str] = (),
+        forum_channels: Mapping[str, Sequence[str]] | None = None,
         bot_user_id: str | int | None = None,
         bot_username: str = "conductor-e",
         application_id: str | int | None = None,
@@ -60,6 +62,8 @@ class FakeDiscord(InjectionMixin, AnswersMixin):
         # A modern bot's user id equals its application id.
         bot = FakeMember(username=bot_username, id=str(bot_user_id or self.application_id), bot=True)
         channels = [(self.channel_id, channel_name), *((ids.next(), name) for name in extra_channels)]
+        # Forum channels by name, each with the names of the tags it already has.
+        forums = [(ids.next(), name, list(tags)) for name, tags in (forum_channels or {}).items()]
         self.state = GuildState(
             ids=ids,
             guild_id=self.guild_id,
@@ -73,6 +77,7 @@ class FakeDiscord(InjectionMixin, AnswersMixin):
             everyone_permissions=everyone_permissions,
             roles=default_roles() if roles is None else roles,
             members=default_members() if members is None else members,
+            forum_channels=forums,
         )
         self.token = token  # when set, REST and IDENTIFY must use it
         self.dispatch_messages = dispatch_messages  # MESSAGE_CREATE/UPDATE/DELETE over the gateway
@@ -101,12 +106,13 @@ class FakeDiscord(InjectionMixin, AnswersMixin):
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> FakeDiscord:
-        from . import rest, webhooks  # routes import this module's type only
+        from . import forums, rest, webhooks  # routes import this module's type only
 
         app = web.Application(middlewares=[api_middleware], client_max_size=64 * 1024 * 1024)
         app[FAKE_KEY] = self
         app.add_routes(rest.routes)
         app.add_routes(webhooks.routes)
+        app.add_routes(forums.routes)
         app.router.add_get("/gateway", self.gateway.handle)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -186,6 +192,28 @@ class FakeDiscord(InjectionMixin, AnswersMixin):
     def role(self, name_or_id: str) -> FakeRole:
         return self.state.role(name_or_id)
 
+    def channel_named(self, name: str) -> str:
+        """The id of the guild channel (text or forum) called ``name``."""
+        for channel in self.state.channels.values():
+            if channel["name"] == name:
+                return str(channel["id"])
+        raise KeyError(f"no channel {name!r}; channels: {[c['name'] for c in self.state.channels.values()]}")
+
+    def tag_names(self, thread_id: str | int) -> list[str]:
+        """The names of the tags applied to a forum post, in the order applied."""
+        thread = self.state.threads[str(thread_id)]
+        tags = {t["id"]: t["name"] for t in self.state.channels[thread["parent_id"]].get("available_tags", [])}
+        return [tags[t] for t in thread["applied_tags"] if t in tags]
+
+    async def set_post_tags(self, thread_id: str | int, names: Sequence[str]) -> None:
+        """A member sets a forum post's tags by name, as in Discord's own client (THREAD_UPDATE)."""
+        from . import events
+
+        thread = self.state.threads[str(thread_id)]
+        tags = {t["name"]: t["id"] for t in self.state.channels[thread["parent_id"]]["available_tags"]}
+        self.state.edit_channel(thread, {"applied_tags": [tags[n] for n in names]})
+        await events.channel_updated(self, thread)
+
     def messages_in(self, channel_id: str | int) -> list[JSON]:
         return list(self.state.messages.get(str(channel_id), []))
 
@@ -231,7 +259,7 @@ class FakeDiscord(InjectionMixin, AnswersMixin):
             self._changed()
 
     def _record_request(self, method: str, path: str, body: Any) -> None:
-        self.requests.append(RecordedRequest(method, path, body))
+        self.requests.append(RecordedRequest(method, path, body, time.perf_counter()))
         self._changed()
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, what: str | None = None) -> T:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from . import payloads
+from . import forums, payloads
 from .models import FakeMember, FakeRole, resolve_permissions
 from .payloads import JSON
 from .snowflake import SnowflakeFactory, iso_now
@@ -18,7 +18,8 @@ from .snowflake import SnowflakeFactory, iso_now
 EDITABLE_MESSAGE_KEYS = ("content", "embeds", "components", "flags", "attachments", "tts", "poll")
 EDITABLE_THREAD_KEYS = ("name", "rate_limit_per_user", "flags", "applied_tags")
 EDITABLE_THREAD_METADATA_KEYS = ("archived", "locked", "invitable", "auto_archive_duration")
-EDITABLE_CHANNEL_KEYS = ("name", "topic", "position", "nsfw", "rate_limit_per_user", "default_auto_archive_duration")
+EDITABLE_CHANNEL_KEYS = ("name", "topic", "position", "nsfw", "rate_limit_per_user", "default_auto_archive_duration",
+                         "flags")
 
 
 class GuildState:
@@ -37,6 +38,7 @@ class GuildState:
         everyone_permissions: int,
         roles: Iterable[FakeRole],
         members: Iterable[FakeMember],
+        forum_channels: Iterable[tuple[str, str, Iterable[str]]] = (),
     ) -> None:
         self.ids = ids
         self.guild_id = guild_id
@@ -74,6 +76,9 @@ class GuildState:
         self.channels: dict[str, JSON] = {}
         for position, (channel_id, name) in enumerate(channels):
             self.channels[channel_id] = payloads.text_channel_json(channel_id, guild_id, name, position)
+        for channel_id, name, tag_names in forum_channels:  # (id, name, the names of its existing tags)
+            tags = [forums.tag_json(ids.next(), tag) for tag in tag_names]
+            self.channels[channel_id] = forums.forum_channel_json(channel_id, guild_id, name, len(self.channels), tags)
 
         self.threads: dict[str, JSON] = {}
         # Per channel (text channel or thread), in creation order.
@@ -143,8 +148,9 @@ class GuildState:
         author: FakeMember | None = None,
         message_type: int = payloads.MESSAGE_DEFAULT,
         extra: JSON | None = None,
+        message_id: str | None = None,
     ) -> JSON:
-        message_id = self.ids.next()
+        message_id = message_id or self.ids.next()
         data = payloads.message_json(
             message_id=message_id,
             channel_id=channel_id,
@@ -205,9 +211,10 @@ class GuildState:
         auto_archive_duration: int,
         owner_id: str,
         starter_message: JSON | None = None,
+        thread_id: str | None = None,
     ) -> JSON:
         # Real Discord gives a thread started from a message that message's id.
-        thread_id = starter_message["id"] if starter_message else self.ids.next()
+        thread_id = starter_message["id"] if starter_message else thread_id or self.ids.next()
         thread = payloads.thread_json(
             thread_id=thread_id,
             guild_id=self.guild_id,
@@ -239,6 +246,12 @@ class GuildState:
             for key in EDITABLE_CHANNEL_KEYS:
                 if key in body:
                     channel[key] = body[key]
+            if "available_tags" in body and forums.is_forum(channel):
+                forums.set_available_tags(self, channel, list(body["available_tags"] or []))
+                applied = {t["id"] for t in channel["available_tags"]}
+                for thread in self.threads.values():  # a deleted tag leaves the posts it was on
+                    if thread["parent_id"] == channel["id"]:
+                        thread["applied_tags"] = [t for t in thread["applied_tags"] if t in applied]
         return channel
 
     def set_archived(self, thread_id: str, archived: bool, *, locked: bool | None = None) -> JSON:

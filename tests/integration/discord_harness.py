@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.discord.status_card import CARD_MARK
 from bot.runtime import Service
 from bot.settings import Settings
 from tests.fake_discord import GATE_ROLE, FakeDiscord, redirect_discord_py
@@ -57,6 +58,18 @@ async def running_rig(fake: FakeDiscord, dsn: str, clock: FakeClock, **overrides
 
 
 def thread_messages(fake: FakeDiscord, name_prefix: str) -> list[str]:
+    """The lifecycle messages of the thread whose name starts so: not its status card, nor the
+    system message that says the card was pinned."""
     threads = [t for t in fake.threads.values() if str(t["name"]).startswith(name_prefix)]
     assert len(threads) <= 1, threads
-    return [m["content"] for m in fake.messages_in(threads[0]["id"])] if threads else []
+    return [m["content"] for m in fake.messages_in(threads[0]["id"])
+            if m["type"] == 0 and not m["content"].startswith(CARD_MARK)] if threads else []
+
+
+def card_of(fake: FakeDiscord, name_prefix: str) -> dict[str, Any] | None:
+    """The status card of the thread whose name starts so (a forum post's starter message)."""
+    threads = [t for t in fake.threads.values() if str(t["name"]).startswith(name_prefix)]
+    assert len(threads) <= 1, threads
+    cards = [m for m in fake.messages_in(threads[0]["id"]) if m["content"].startswith(CARD_MARK)] if threads else []
+    assert len(cards) <= 1, cards
+    return cards[0] if cards else None

@@ -30,7 +30,8 @@ async def ask(fake: FakeDiscord, name: str, options: dict | None = None) -> tupl
 
 async def test_commands_are_synced_to_the_guild(fake: FakeDiscord, rig: Rig) -> None:
     names = sorted(c["name"] for c in fake.synced_commands(fake.guild_id))
-    assert names == ["agent", "agents", "digest", "gate", "issue", "issues", "learnings", "queue", "stats", "stream"]
+    assert names == ["agent", "agents", "digest", "gate", "issue", "issues", "learnings", "queue", "route", "stats",
+                     "stream"]
     assert fake.synced_commands() == []  # nothing global
 
 
