@@ -21,8 +21,12 @@ AUTO_ARCHIVE_MINUTES: Final = 10080  # a week: issue threads stay open while wor
 
 
 class DiscordPoster:
-    def __init__(self, client: discord.Client, channel_id: int, gate_role_id: int | None) -> None:
+    def __init__(self, client: discord.Client, channel_id: int, gate_role_id: int | None,
+                 posted: Callable[[str], None] = lambda target: None) -> None:
+        """``posted``: told of each message Discord accepted, with its target (``thread`` or
+        ``channel``), for the metrics."""
         self._client = client
+        self._posted = posted
         self._channel_id = channel_id
         self._role = discord.Object(gate_role_id) if gate_role_id else None
 
@@ -73,6 +77,7 @@ class DiscordPoster:
                 message = await thread.send(post.content, view=view, allowed_mentions=self._mentions(post))
             else:
                 message = await thread.send(post.content, allowed_mentions=self._mentions(post))
+        self._posted("thread")
         return message.id
 
     async def send_to_channel(self, post: Post) -> int:
@@ -81,6 +86,7 @@ class DiscordPoster:
             raise RuntimeError(f"DISCORD_CHANNEL_ID {self._channel_id} is not a text channel the bot can see")
         with _refusals():
             message = await channel.send(post.content, allowed_mentions=self._mentions(post))
+        self._posted("channel")
         return message.id
 
     async def close_panel(self, channel_id: int, message_id: int, panel: str, stream_id: str, note: str) -> None:
