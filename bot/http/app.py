@@ -12,18 +12,21 @@ from . import (
     execution_logs_routes,
     merge_routes,
     metrics_routes,
+    openapi_routes,
     repo_learnings_routes,
 )
 from .app_keys import DEPS, ApiDeps
 from .auth import authenticate
 from .errors import UNAVAILABLE_LINES, json_errors
 
-PUBLIC = {("GET", "/health")}  # answered without a credential in every mode (probes)
+# Answered without a credential in every mode: probes, and the API's description.
+PUBLIC = {("GET", "/health"), ("GET", "/openapi.json")}
 
 
 def create_app(deps: ApiDeps) -> web.Application:
     tables = (events_routes.routes, conductor_routes.routes, merge_routes.routes, execution_logs_routes.routes,
-              agent_logs_routes.routes, repo_learnings_routes.routes, metrics_routes.routes)
+              agent_logs_routes.routes, repo_learnings_routes.routes, metrics_routes.routes,
+              openapi_routes.routes)
     public = {route.handler for table in tables for route in table
               if isinstance(route, web.RouteDef) and (route.method, route.path) in PUBLIC}
     observe = deps.metrics.count_request if deps.metrics is not None else None

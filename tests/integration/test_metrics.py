@@ -159,7 +159,7 @@ async def test_services_in_one_process_count_apart(db: asyncpg.Pool, pg_server_d
             "conductor_e_events_appended_total", type="HEARTBEAT") == 0
 
 
-async def test_in_the_tokens_mode_metrics_need_a_token(
+async def test_in_the_tokens_mode_metrics_need_a_token_and_the_description_does_not(
         db: asyncpg.Pool, pg_server_dsn: str) -> None:
     credentials = Credentials.parse(agents=f"dev-e-1={AGENT_TOKEN}", operators=f"carol={OPERATOR_TOKEN}")
     settings = Settings(host="127.0.0.1", port=0, credentials=credentials)
@@ -169,6 +169,8 @@ async def test_in_the_tokens_mode_metrics_need_a_token(
             assert resp.status == 401 and (await resp.json())["error"] == "missing_credential"
         for token in (AGENT_TOKEN, OPERATOR_TOKEN):
             await scrape(http, url, Authorization=f"Bearer {token}")
+        async with http.get(f"{url}/openapi.json") as resp:
+            assert resp.status == 200 and (await resp.json())["openapi"] == "3.1.0"
 
 
 async def test_discord_messages_posted_and_the_delivery_lag(fake: FakeDiscord, db: asyncpg.Pool, pg_server_dsn: str,
