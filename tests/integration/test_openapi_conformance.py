@@ -1,7 +1,8 @@
 """The OpenAPI description and the service cannot drift apart: schemathesis sends every described
 operation a few generated requests (valid and invalid ones) against the running service on
 127.0.0.1, and checks that none is answered with a server error, and that each answer's status,
-content type and body are the ones the description gives. And every route of the app is described.
+content type and body are the ones the description gives; a walk of the success paths is checked
+the same way. And every route of the app is described, in a valid OpenAPI 3.1 document.
 
 Schemathesis calls the service synchronously, so the service runs on an event loop of its own in
 a thread (with a fake GitHub, so that merges are configured), on a database of its own.
@@ -122,6 +123,14 @@ def test_every_operation_answers_as_described(case: schemathesis.Case, served: S
 @_QUICK
 def test_events_are_answered_as_described(case: schemathesis.Case, served: ServedInAThread) -> None:
     case.call_and_validate(base_url=served.base_url, checks=CHECKS, timeout=10)
+
+
+def test_the_description_is_valid_openapi_3_1() -> None:
+    # The OpenAPI Initiative's JSON Schema for 3.1 documents, as schemathesis ships it (it does not
+    # check a document it is given against it).
+    from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
+
+    assert [error.message for error in OPENAPI_31_VALIDATOR.iter_errors(document())] == []
 
 
 def test_every_route_is_described() -> None:
