@@ -47,6 +47,7 @@ from .http.access_log import AccessLog
 from .http.app import create_app
 from .http.app_keys import ApiDeps
 from .logs import quiet_client_mistakes
+from .metrics import Metrics
 from .scheduler import RigScheduler
 from .settings import Settings
 from .supervision import Components, supervise
@@ -72,6 +73,7 @@ class Service:
     notifier: DiscordNotifier | None = None
     dispatcher: Dispatcher | None = None
     publisher: AssignmentPublisher | None = None
+    metrics: Metrics = field(default_factory=Metrics)  # this service's own registry (GET /metrics)
     discord_ready_timeout: float = 2.0
     components: Components = field(default_factory=Components)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -95,7 +97,8 @@ class Service:
             liveness.on_time(database_clock.observe)
             self.clock = database_clock
         await liveness.check()  # the database's time, before anything is stamped with it
-        self.store = PostgresEventStore(self.pool, clock=self.clock, projector=RigProjector(), liveness=liveness)
+        self.store = PostgresEventStore(self.pool, clock=self.clock, projector=RigProjector(), liveness=liveness,
+                                        observer=self.metrics)
         await self.store.start()
         stack.push_async_callback(self.store.close)
         stop_watch = asyncio.Event()
@@ -114,6 +117,8 @@ class Service:
         lags = {"delivery": lambda: checkpoints.lag(NOTIFIER_NAME)} if settings.discord_enabled else {}
         if settings.valkey_url:
             lags["valkey"] = lambda: checkpoints.lag(PUBLISHER_NAME)
+        store = self.store
+        self.metrics.watch(queue=lambda: store.queued, pool=self.pool, lags=lags)
         health = HealthCheck(self.store, self.components, lags=lags,
                              parked=lambda: self.notifier.parked() if self.notifier is not None else [])
         merger = None
@@ -130,7 +135,7 @@ class Service:
             max_body_bytes=settings.max_body_bytes, agent_online=timedelta(minutes=settings.agent_online_minutes),
             credentials=settings.credentials, health=health, http_timeout=settings.http_timeout_seconds,
             merger=merger,
-            agent_logs=agent_logs,
+            agent_logs=agent_logs, metrics=self.metrics,
         ))
         quiet_client_mistakes()
         access = logging.getLogger("aiohttp.access") if settings.access_log else None
@@ -233,7 +238,8 @@ class Service:
         self.bot = bot
         self.notifier = DiscordNotifier(
             self.store, read_models, PostgresCheckpoints(self.pool), links,
-            DiscordPoster(bot, settings.discord_gate_role_id, settings.discord_escalation_role_id),
+            DiscordPoster(bot, settings.discord_gate_role_id, settings.discord_escalation_role_id,
+                          posted=lambda target: self.metrics.discord_posted.labels(target).inc()),
             PostgresLiveMessages(self.pool), routing,
             tool_events=settings.discord_tool_events, fold_seconds=settings.discord_tool_fold_seconds,
             gate_role_id=settings.discord_gate_role_id, retry_first=settings.discord_retry_seconds,

@@ -44,7 +44,9 @@ class AgentLogEntry(BaseModel):
         return {k: v for k, v in (self.model_extra or {}).items() if k not in _CORE}
 
 
-class _Batch(BaseModel):
+class AgentLogsBody(BaseModel):
+    """What POST /api/agent-logs takes: an agent's entries."""
+
     model_config = ConfigDict(extra="ignore", alias_generator=STORED_NAMES)
     agent_id: ev.AgentId
     entries: list[AgentLogEntry] = Field(max_length=MAX_ENTRIES)
@@ -90,7 +92,7 @@ def parse_agent_logs(body: Any, caller: Caller = ANONYMOUS) -> AgentLogBatch:
     if not isinstance(cleaned, dict):
         raise InvalidSubmission("invalid_body", "the body must be a JSON object: {agentId, entries: [...]}")
     try:
-        batch = _Batch.model_validate(cleaned)
+        batch = AgentLogsBody.model_validate(cleaned)
     except ValidationError as exc:
         raise invalid_fields(exc, "agent logs") from None
     check_agent(caller, batch.agent_id)

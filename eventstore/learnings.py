@@ -29,7 +29,9 @@ class TooManyLearnings(Exception):
     """The repo has MAX_LEARNINGS keys already, and the request adds another."""
 
 
-class _LearningBody(BaseModel):
+class LearningBody(BaseModel):
+    """What POST /api/repo-learnings takes: one learning about a repo."""
+
     model_config = ConfigDict(extra="ignore", alias_generator=STORED_NAMES)
     repo: ev.Repo
     key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -60,7 +62,7 @@ async def record_learning(store: EventStore, body: Any, caller: Caller = ANONYMO
     if not isinstance(body, dict):
         raise InvalidSubmission("invalid_body", "the body must be a JSON object: {repo, key, value, agentId}")
     try:
-        parsed = _LearningBody.model_validate(body)
+        parsed = LearningBody.model_validate(body)
     except ValidationError as exc:
         raise invalid_fields(exc, "repo learning") from None
     if "\x00" in parsed.key or "\x00" in parsed.value:

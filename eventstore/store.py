@@ -173,6 +173,20 @@ class UnitOfWork(DocumentQueries, Protocol):
     async def append(self, pending: PendingEvent) -> RecordedEvent: ...
 
 
+class WriteObserver(Protocol):
+    """Told of what a store's writer commits (the service's metrics). Called on the writer's task
+    once the callers are answered, once per transaction: it must be quick and must not raise."""
+
+    def appended(self, recorded: Sequence[RecordedEvent], appends: int, oldest_wait: float, seconds: float) -> None:
+        """An append batch of ``appends`` committed: its new events (retries answered from the store
+        are not among them), how long its oldest append waited from ``append`` to the commit (the
+        longest wait of any of them), and the transaction's own time, in seconds."""
+
+    def decided(self, recorded: Sequence[RecordedEvent], seconds: float) -> None:
+        """A serialised decision (``decide``) committed: its events and its time from ``decide``
+        to the commit, in seconds."""
+
+
 class EventStore(ABC):
     @abstractmethod
     def append(self, pending: PendingEvent) -> Awaitable[AppendResult]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 import discord
@@ -32,8 +32,12 @@ _NO_MENTIONS = discord.AllowedMentions.none()
 
 class DiscordPoster:
     def __init__(self, client: discord.Client, gate_role_id: int | None,
-                 escalation_role_id: int | None = None) -> None:
+                 escalation_role_id: int | None = None,
+                 posted: Callable[[str], None] = lambda target: None) -> None:
+        """``posted``: told of each message Discord accepted, with its target (``thread`` or
+        ``channel``), for the metrics."""
         self._client = client
+        self._posted = posted
         self._role = discord.Object(gate_role_id) if gate_role_id else None
         self._escalation = discord.Object(escalation_role_id) if escalation_role_id else None
         self._tags = ForumTags()
@@ -113,6 +117,7 @@ class DiscordPoster:
                 message = await thread.send(post.content, view=view, allowed_mentions=self._mentions(post))
             else:
                 message = await thread.send(post.content, allowed_mentions=self._mentions(post))
+        self._posted("thread")
         return message.id
 
     async def send_to_channel(self, channel_id: int, post: Post) -> int:
@@ -122,6 +127,7 @@ class DiscordPoster:
             raise MessageRefused(f"channel {channel_id} is not a text channel or thread the bot can see")
         with _refusals():
             message = await channel.send(post.content, allowed_mentions=self._mentions(post))
+        self._posted("channel")
         return message.id
 
     async def close_panel(self, channel_id: int, message_id: int, panel: str, stream_id: str, note: str) -> None:

@@ -15,6 +15,7 @@ from eventstore.store import EventStore
 
 from ..credentials import Credentials
 from ..health import HealthCheck
+from ..metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ApiDeps:
     health: HealthCheck | None = None  # the process's parts, for /health
     merger: Merger | None = None  # None: no GITHUB_TOKEN, POST /api/merge answers 501
     agent_logs: AgentLogs | None = None  # None: /api/agent-logs answers 404
+    metrics: Metrics | None = None  # None: nothing is counted, /metrics answers 404
 
 
 DEPS = web.AppKey("deps", ApiDeps)

@@ -116,6 +116,8 @@ async def next_assignment(request: web.Request) -> web.Response:
         issue, claimed = await peek_next(deps.read_models, agent_id), False
     else:
         issue, claimed = await claim_next(deps.store, agent_id)
+        if deps.metrics is not None:
+            deps.metrics.claims.labels("claimed" if claimed else "held" if issue is not None else "none").inc()
     if issue is None:
         return web.Response(status=204)
     return json_response({**render.document(issue), "claimed": claimed})

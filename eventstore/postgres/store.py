@@ -42,6 +42,7 @@ from ..store import (
     StoreUnavailable,
     UnitOfWork,
     Unstorable,
+    WriteObserver,
     retry_answer,
     reused_id,
 )
@@ -133,8 +134,9 @@ class PostgresEventStore(EventStore):
     def __init__(self, pool: asyncpg.Pool, *, clock: Callable[[], datetime],
                  projector: Projector | None = None, max_batch: int = 500,
                  liveness: Liveness | None = None, append_wait: float = APPEND_WAIT,
-                 max_queued: int = MAX_QUEUED) -> None:
+                 max_queued: int = MAX_QUEUED, observer: WriteObserver | None = None) -> None:
         self._pool = pool
+        self._observer = observer
         self._liveness = liveness
         self._append_wait = append_wait
         self._max_queued = max_queued
@@ -159,6 +161,11 @@ class PostgresEventStore(EventStore):
     @property
     def pool(self) -> asyncpg.Pool:
         return self._pool
+
+    @property
+    def queued(self) -> int:
+        """Appends and decisions waiting for the writer (the batch in flight not counted)."""
+        return len(self._jobs)
 
     async def start(self) -> None:
         self._writer = asyncio.create_task(self._run_writer(), name="event-store-writer")
@@ -354,6 +361,7 @@ class PostgresEventStore(EventStore):
           stream versions or stored ids, if any event was appended since -- and the batch is
           redone inside a locked transaction that reads everything afresh.
         """
+        started = asyncio.get_running_loop().time()
         conn = await self._connection()
         pendings = [j.pending for j in jobs]
         projector = self._projector
@@ -393,6 +401,10 @@ class PostgresEventStore(EventStore):
                     _settle(job.future, retry_answer(recorded[index], job.pending))
                 case _:
                     _settle(job.future, answer)
+        if self._observer is not None:
+            now = asyncio.get_running_loop().time()
+            # Jobs are in arrival order, and a job's deadline is its arrival plus the wait.
+            self._observer.appended(recorded, len(jobs), now - (jobs[0].deadline - self._append_wait), now - started)
 
     # -- the document cache -----------------------------------------------------------------------
     # ce_append_batch reports the document version (ce_state) before and after each batch: if
@@ -482,6 +494,8 @@ class PostgresEventStore(EventStore):
             _settle(job.future, exc)
         else:
             _settle(job.future, (value, recorded))
+            if self._observer is not None:
+                self._observer.decided(recorded, asyncio.get_running_loop().time() - (job.deadline - self._append_wait))
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import redis.asyncio
+from prometheus_client.parser import text_string_to_metric_families
 from redis.exceptions import ResponseError
 
 from bot.runtime import Service
@@ -134,6 +135,10 @@ async def test_every_kind_of_assignment_reaches_the_agents_stream(db: asyncpg.Po
         for name in (dispatched, poller, posted):
             assert await valkey.xlen(f"assignments:{name}") == 1
         assert await valkey.exists(f"assignments:{poller}/abc12") == 0
+        async with rig.http.get(f"{rig.url}/metrics") as resp:  # the publisher's lag, as /health gives it
+            lag = {s.name: s.value for f in text_string_to_metric_families(await resp.text()) for s in f.samples
+                   if s.name.startswith("conductor_e_valkey_publish_lag")}
+        assert lag == {"conductor_e_valkey_publish_lag_events": 0, "conductor_e_valkey_publish_lag_seconds": 0}
 
 
 async def test_an_outage_delays_assignments_and_recovery_delivers_each_once(
