@@ -172,7 +172,7 @@ class ScaleScenario(Scenario):
         try:
             result["rss_start_mb"] = probes.rss_mb(service.pid)
             url = service.base_url
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            async with _client() as http:
                 log.info("seed SQL, list pages, feed")
                 result.update(await probes.seed_queries(conn, repeat))
                 result.update(_medians([await probes.list_pages(http, url, conn) for _ in range(repeat)]))
@@ -199,7 +199,7 @@ class ScaleScenario(Scenario):
         try:
             result["rss_writes_start_mb"] = probes.rss_mb(service.pid)
             url = service.base_url
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            async with _client() as http:
                 depth = int(result.get("queue_total", 0))
                 claims = max(1, min(MAX_CLAIMS, depth // (repeat + 1)))
                 log.info("claims: %d x %d with %s queued", claims, repeat, f"{depth:,}")
@@ -255,6 +255,12 @@ class ScaleScenario(Scenario):
                 [f"EXPLAIN (ANALYZE, BUFFERS) of the seed's queries at {int(top['size']):,} events:", ""]
                 + [f"```\n-- {name}\n{top.get(f'{name}_plan', '')}\n```" for name in probes.SEED_QUERIES])
         return report
+
+
+def _client() -> aiohttp.ClientSession:
+    # Idle connections are dropped well before the service closes them (HTTP_TIMEOUT_SECONDS, 15 s,
+    # aiohttp's own default too): otherwise a request can go out on one the service is closing.
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=5.0))
 
 
 async def copy_database(h: Harness, dsn: str, suffix: str) -> str:
