@@ -169,6 +169,8 @@ class ScaleScenario(Scenario):
         # A connection of its own per size, so no statement keeps a plan made at a smaller one.
         conn = await asyncpg.connect(self.dsn)
         service = await h.start_service(self.dsn, extra_env=SERVICE_ENV, name=f"scale-{size}")
+        probe = h.cpu_probe(service)
+        before = probe.snapshot()
         try:
             result["rss_start_mb"] = probes.rss_mb(service.pid)
             url = service.base_url
@@ -179,6 +181,7 @@ class ScaleScenario(Scenario):
                 result.update(_medians([await probes.feed_catch_up(http, url, conn) for _ in range(repeat)]))
             result.update(await probes.disk_sizes(conn))
             result["rss_reads_mb"] = probes.rss_mb(service.pid)
+            result["reads_other_cores"] = probe.usage(before, probe.snapshot(), 1)["cpu_other_cores"]
         finally:
             await service.stop()
             h.services.remove(service)
@@ -196,6 +199,8 @@ class ScaleScenario(Scenario):
 
         conn = await asyncpg.connect(dsn)
         service = await h.start_service(dsn, extra_env=SERVICE_ENV, name=f"scale-{size}-writes")
+        probe = h.cpu_probe(service)
+        before = probe.snapshot()
         try:
             result["rss_writes_start_mb"] = probes.rss_mb(service.pid)
             url = service.base_url
@@ -219,6 +224,7 @@ class ScaleScenario(Scenario):
                 result.update(_medians([await appends_beside_pollers(http, url, options.duration)
                                         for _ in range(repeat)]))
             result["rss_end_mb"] = probes.rss_mb(service.pid)
+            result["writes_other_cores"] = probe.usage(before, probe.snapshot(), 1)["cpu_other_cores"]
         finally:
             await service.stop()
             h.services.remove(service)
@@ -346,11 +352,16 @@ def _verdict(sizes: list[dict[str, Any]], discord: list[dict[str, Any]]) -> dict
 
 def _loading(sizes: list[dict[str, Any]]) -> tuple[str, list[str], list[list[str]]]:
     headers = ["size", "issues", "events loaded", "load s", "load ev/s", "rebuild (idle) s", "VACUUM ANALYZE s",
-               "feed events read"]
+               "other processes' CPU, reads / writes (cores of 2)"]
     rows = [[f"{int(m['size']):,}", f"{int(m['issues']):,}", f"{int(m.get('loaded_events', 0)):,}",
              f"{m.get('load_s', 0):.1f}", f"{m.get('load_ev_per_s', 0):,.0f}", f"{m['rebuild_idle_s']:.1f}",
-             f"{m['vacuum_s']:.1f}", f"{int(m.get('feed_events', 0)):,}"] for m in sizes]
-    return "Loading each size (once, untimed by the figures above)", headers, rows
+             f"{m['vacuum_s']:.1f}", f"{_fmt_cores(m.get('reads_other_cores'))} / {_fmt_cores(m.get('writes_other_cores'))}"]
+            for m in sizes]
+    return "Loading each size, and the machine's other load while measuring", headers, rows
+
+
+def _fmt_cores(value: Any) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 def _discord_table(discord: list[dict[str, Any]]) -> tuple[str, list[str], list[list[str]]]:
