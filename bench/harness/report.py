@@ -27,6 +27,7 @@ class ScenarioReport:
     summary: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] | None = None
     profile_markdown: str = ""
+    appendix_markdown: str = ""  # written last (e.g. query plans)
     elapsed_s: float = 0.0
     # How the cells were measured, for the Markdown header (default: the append scenario's timed cells)
     method: str = ""
@@ -82,6 +83,8 @@ class ScenarioReport:
             out += ["", "</details>"]
         if self.profile_markdown:
             out += ["", self.profile_markdown]
+        if self.appendix_markdown:
+            out += ["", self.appendix_markdown]
         return "\n".join(out) + "\n"
 
 

@@ -39,6 +39,7 @@ log = logging.getLogger("bench")
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results"
 DEFAULT_SCENARIO = "all"  # what `python3 bench/run.py` runs without a scenario named (every scenario)
+ON_REQUEST = frozenset({"scale"})  # left out of "all": run only when named (the scale run takes ~20 min)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ class Options:
     discord_card_interval_ms: float = 50.0
     discord_board_events: int = 200
     discord_board_interval_ms: float = 20.0
+    # scenario scale (see bench/scenarios/scale.py)
+    sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    scale_load: str = "copy"
+    scale_discord_threads: int = 30_000
+    scale_discord_timeout: float = 900.0
 
 
 class Scenario:
@@ -82,6 +88,9 @@ class Scenario:
 
     name = "scenario"
     title = "a scenario"
+    # True: each cell is run once and repeats its measurements itself (``--repeat`` times), for
+    # cells that build on one another and cannot be interleaved (the scale scenario's sizes).
+    repeats_inside = False
 
     def cells(self, options: Options) -> list[Cell]:
         raise NotImplementedError
@@ -229,13 +238,14 @@ async def _run_one(scenario: Scenario, h: Harness, env: dict[str, Any], stamp: s
     runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in cells}
     t_start = time.perf_counter()
     await scenario.setup(h)
+    repetitions = 1 if scenario.repeats_inside else options.repeat
     try:
-        for rep in range(options.repeat):
+        for rep in range(repetitions):
             for cell in scenario.order(cells, rep):
                 result = await scenario.run_cell(h, cell)
                 result["repetition"] = rep + 1
                 runs[cell.key].append(result)
-                log.info(scenario.describe(f"[{rep + 1}/{options.repeat}]", cell, result))
+                log.info(scenario.describe(f"[{rep + 1}/{repetitions}]", cell, result))
         profile = None
         if options.profile:
             profile = await scenario.profile(h, options.results_dir, stamp)
@@ -261,6 +271,16 @@ async def _run_one(scenario: Scenario, h: Harness, env: dict[str, Any], stamp: s
     return paths
 
 
+def _sizes(parser: argparse.ArgumentParser, text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(n.replace("_", "")) for n in text.split(",") if n.strip())
+    except ValueError:
+        parser.error(f"--sizes takes event counts separated by commas, not {text!r}")
+    if not sizes or any(n < 1 for n in sizes) or list(sizes) != sorted(set(sizes)):
+        parser.error(f"--sizes must be positive and increasing, not {text!r} (the database grows from one to the next)")
+    return sizes
+
+
 def parse_args(argv: list[str] | None, scenario_names: list[str]) -> tuple[list[str], Options]:
     parser = argparse.ArgumentParser(
         prog="bench/run.py",
@@ -269,7 +289,7 @@ def parse_args(argv: list[str] | None, scenario_names: list[str]) -> tuple[list[
                         help=f"which scenarios to run (known: {', '.join(scenario_names)}; same as --scenario)")
     parser.add_argument("--scenario", action="append", default=[], metavar="NAME",
                         help=f"scenario to run: {', '.join(scenario_names)} or all (repeatable or comma-separated; "
-                             f"default: {DEFAULT_SCENARIO})")
+                             f"default: {DEFAULT_SCENARIO}, which leaves out {', '.join(sorted(ON_REQUEST))})")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per cell (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each cell (default 2)")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of every cell; medians reported (default 3)")
@@ -317,13 +337,25 @@ def parse_args(argv: list[str] | None, scenario_names: list[str]) -> tuple[list[
                               f"(default {Options.discord_board_events})")
     discord.add_argument("--discord-board-interval-ms", type=float, default=Options.discord_board_interval_ms,
                          help=f"pacing in the board cell (default {Options.discord_board_interval_ms:g} ms)")
+    scale = parser.add_argument_group("scenario scale")
+    scale.add_argument("--sizes", default=",".join(str(n) for n in Options.sizes),
+                       help="event counts to grow the database to, in order (default 10000,100000,1000000; "
+                            "--quick: 10000)")
+    scale.add_argument("--scale-load", choices=("copy", "store"), default=Options.scale_load,
+                       help="how events are loaded: COPY of rows made by the service's submission code, or the "
+                            "service's store in this process (default copy; see bench/README.md)")
+    scale.add_argument("--scale-discord-threads", type=int, default=Options.scale_discord_threads,
+                       help="issues whose threads the Discord catch-up opens, 0 to skip it "
+                            f"(default {Options.scale_discord_threads}; --quick: 2000)")
+    scale.add_argument("--scale-discord-timeout", type=float, default=Options.scale_discord_timeout,
+                       help=f"seconds a Discord catch-up may take (default {Options.scale_discord_timeout:g})")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     requested = [n.strip() for item in [*args.scenarios, *args.scenario] for n in item.split(",") if n.strip()]
     if not requested:
         requested = [DEFAULT_SCENARIO]
     if "all" in requested:
-        requested = list(scenario_names)
+        requested = [n for n in scenario_names if n not in ON_REQUEST] + [n for n in requested if n in ON_REQUEST]
     unknown = [s for s in requested if s not in scenario_names]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(scenario_names)}, all")
@@ -341,6 +373,8 @@ def parse_args(argv: list[str] | None, scenario_names: list[str]) -> tuple[list[
         discord_rtt_ms=args.discord_rtt_ms, discord_card_events=args.discord_card_events,
         discord_card_interval_ms=args.discord_card_interval_ms, discord_board_events=args.discord_board_events,
         discord_board_interval_ms=args.discord_board_interval_ms,
+        sizes=_sizes(parser, args.sizes), scale_load=args.scale_load,
+        scale_discord_threads=args.scale_discord_threads, scale_discord_timeout=args.scale_discord_timeout,
     )
     if args.quick:
         options.duration, options.warmup, options.repeat = 3.0, 1.0, 1
@@ -348,6 +382,12 @@ def parse_args(argv: list[str] | None, scenario_names: list[str]) -> tuple[list[
             options.discord_events = 100
         if args.discord_new_threads == Options.discord_new_threads:
             options.discord_new_threads = 20
+        if args.sizes == ",".join(str(n) for n in Options.sizes):
+            options.sizes = (10_000,)
+        if args.scale_discord_threads == Options.scale_discord_threads:
+            options.scale_discord_threads = 2_000
+    if options.scale_discord_threads < 0 or options.scale_discord_timeout <= 0:
+        parser.error("--scale-discord-threads must be 0 or more and --scale-discord-timeout positive")
     if options.repeat < 1 or options.duration <= 0 or any(c < 1 for c in options.clients):
         parser.error("--repeat, --duration and --clients must be positive")
     if (options.discord_events < 1 or options.discord_issues < 1 or options.discord_new_threads < 0

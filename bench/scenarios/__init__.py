@@ -10,6 +10,7 @@ from .append import AppendScenario
 from .claims import ClaimsScenario
 from .discord_latency import DiscordLatencyScenario
 from .faults import FaultsScenario
+from .scale import ScaleScenario
 
 # In the order "all" (the default) runs them: discord_latency first, while the machine is idle (its
 # target is stated for an idle machine; append leaves large tables behind for autovacuum).
@@ -18,4 +19,5 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "append": AppendScenario,
     "faults": FaultsScenario,
     "claims": ClaimsScenario,
+    "scale": ScaleScenario,  # only when named (harness.runner.ON_REQUEST)
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -53,8 +54,8 @@ class ClaimsScenario(Scenario):
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                 await _seed(http, url, cell.params["depth"])
                 if cell.params["pollers"]:
-                    return await _appends_beside_pollers(http, url, h.options.duration)
-                return await _claims(http, url)
+                    return await appends_beside_pollers(http, url, h.options.duration)
+                return await claim_latencies(http, url)
         finally:
             await service.stop()
             h.services.remove(service)
@@ -115,19 +116,31 @@ async def _seed(http: aiohttp.ClientSession, url: str, depth: int) -> None:
     log.info("seeded %d queued issues in %.1f s", depth, time.monotonic() - started)
 
 
-async def _claims(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+def tool_used(n: int) -> dict[str, Any]:
+    """What appender ``n`` sends by default: one TOOL_USED, the same each time."""
+    return {"type": "TOOL_USED", "agentId": f"appender-{n}", "toolName": "Bash", "repo": "acme/repo1",
+            "issueNumber": 1}
+
+
+async def claim_latencies(http: aiohttp.ClientSession, url: str, count: int = CLAIMS,
+                          agent_prefix: str = "bench-agent") -> dict[str, Any]:
+    """``count`` claims one after another, each by an agent of its own (``<agent_prefix>-<n>``)."""
     times = []
-    for n in range(CLAIMS):
+    for n in range(count):
         started = time.perf_counter()
-        async with http.post(f"{url}/api/assignments/next", json={"agentId": f"bench-agent-{n}"}) as resp:
+        async with http.post(f"{url}/api/assignments/next", json={"agentId": f"{agent_prefix}-{n}"}) as resp:
             await resp.read()
             assert resp.status == 200, resp.status
         times.append((time.perf_counter() - started) * 1000)
-    return {"claim_p50_ms": percentile(sorted(times), 50), "claim_p99_ms": percentile(sorted(times), 99)}
+    return {"claim_p50_ms": percentile(sorted(times), 50), "claim_p99_ms": percentile(sorted(times), 99),
+            "claims": count}
 
 
-async def _appends_beside_pollers(http: aiohttp.ClientSession, url: str, duration: float) -> dict[str, Any]:
-    alone = await _append_latencies(http, url, duration)
+async def appends_beside_pollers(http: aiohttp.ClientSession, url: str, duration: float,
+                                 next_body: Callable[[int], dict[str, Any]] = tool_used) -> dict[str, Any]:
+    """Appends' latency for ``duration`` s alone, then as long again beside 50 agents polling once a
+    second; appender ``n`` sends ``next_body(n)`` each time."""
+    alone = await append_latencies(http, url, duration, next_body)
     stop = asyncio.Event()
     polls = [0]
 
@@ -140,7 +153,7 @@ async def _appends_beside_pollers(http: aiohttp.ClientSession, url: str, duratio
 
     tasks = [asyncio.create_task(poller(n)) for n in range(POLLERS)]
     try:
-        polled = await _append_latencies(http, url, duration)
+        polled = await append_latencies(http, url, duration, next_body)
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -148,14 +161,15 @@ async def _appends_beside_pollers(http: aiohttp.ClientSession, url: str, duratio
             "polls": polls[0]}
 
 
-async def _append_latencies(http: aiohttp.ClientSession, url: str, duration: float) -> list[float]:
+async def append_latencies(http: aiohttp.ClientSession, url: str, duration: float,
+                           next_body: Callable[[int], dict[str, Any]] = tool_used) -> list[float]:
+    """``APPENDERS`` clients appending as fast as answers come for ``duration`` s: each answer's ms."""
     deadline = time.monotonic() + duration
     times: list[float] = []
 
     async def client(n: int) -> None:
-        body = {"type": "TOOL_USED", "agentId": f"appender-{n}", "toolName": "Bash", "repo": "acme/repo1",
-                "issueNumber": 1}
         while time.monotonic() < deadline:
+            body = next_body(n)
             started = time.perf_counter()
             async with http.post(f"{url}/api/events", json=body) as resp:
                 await resp.read()

@@ -13,6 +13,8 @@ from commands import DYNAMIC_ITEMS, CogFactory
 from commands.failures import answer_failure
 from commands.services import BotServices
 
+from .ratelimits import bound_bucket_sweeps
+
 log = logging.getLogger(__name__)
 
 
@@ -36,6 +38,8 @@ class ConductorBot(commands.Bot):
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None,
                          guild_ready_timeout=guild_ready_timeout, allowed_mentions=discord.AllowedMentions.none())
         self.services = services
+        # One rate-limit bucket per issue thread: discord.py's own sweep of them is quadratic.
+        self.bucket_sweep = bound_bucket_sweeps(self.http)
         self._cog_types = cogs
         self._report = report
         # Every slash command's failure: logged once, answered privately (buttons and forms run
