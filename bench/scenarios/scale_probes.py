@@ -17,7 +17,7 @@ import orjson
 import psutil
 
 from eventstore.postgres.queries import QUEUE_HEAD
-from eventstore.postgres.stats import MEMORY_QUALITY, TOP_TOOLS
+from eventstore.postgres.stats import SEED_MEMORY_QUALITY, SEED_TOP_TOOLS
 from eventstore.projections.projector import RigProjector
 
 from ..harness.service import service_command
@@ -29,8 +29,8 @@ FEED_PAGE = 1000  # the feed's largest page
 # The seed's two queries, verbatim, with a scan of the same rows that extracts nothing from the
 # JSON: how much of each is reading mt_events at all.
 SEED_QUERIES: dict[str, tuple[str, tuple[Any, ...], str]] = {
-    "top_tools": (TOP_TOOLS, (None,), "SELECT count(*) FROM mt_events WHERE type = 'tool_used'"),
-    "memory_quality": (MEMORY_QUALITY, (), "SELECT count(*) FROM mt_events WHERE type = 'memory_hit_used'"),
+    "top_tools": (SEED_TOP_TOOLS, (), "SELECT count(*) FROM mt_events WHERE type = 'tool_used'"),
+    "memory_quality": (SEED_MEMORY_QUALITY, (), "SELECT count(*) FROM mt_events WHERE type = 'memory_hit_used'"),
 }
 
 # Each list route's first page (default limit, 100), and the bare SELECT ... LIMIT that reads the
