@@ -39,7 +39,7 @@ log = logging.getLogger("bench")
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results"
 DEFAULT_SCENARIO = "all"  # what `python3 bench/run.py` runs without a scenario named (every scenario)
-ON_REQUEST = frozenset({"scale"})  # left out of "all": run only when named (the scale run takes ~20 min)
+ON_REQUEST = frozenset({"scale"})  # left out of "all": run only when named (the scale run takes ~15 min)
 
 
 @dataclass(frozen=True)
