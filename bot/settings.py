@@ -136,7 +136,7 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    # Settings() alone is the defaults; from_env reads the environment (or a given mapping).
+    # Settings(...) is what it is given and the defaults; from_env reads the environment.
     model_config = SettingsConfigDict(frozen=True, case_sensitive=True, env_ignore_empty=True,
                                       validate_by_name=True, validate_by_alias=True,
                                       arbitrary_types_allowed=True, str_strip_whitespace=True)
