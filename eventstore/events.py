@@ -293,6 +293,14 @@ class IssueClosed(IssueEvent, HumanDecision, wire_name="ISSUE_CLOSED"):
 # the agent's stream (never on a stream called "#0").
 
 
+def _no_issue_for_null(cls: type, value: Any, info: Any) -> Any:
+    """A null repo or issue number means "no issue": agent runtimes send ``issueNumber: null`` when
+    their issue-number setting is not a number (analytics events, execution logs)."""
+    if value is None:
+        return "" if info.field_name == "repo" else 0
+    return value
+
+
 class ObservabilityEvent(Event):
     """Analytics: never lost for a cosmetic defect. A null repo or issue number means "no issue"
     (the event goes to the agent's stream), and NUL in free text is replaced (``submission``)."""
@@ -301,13 +309,7 @@ class ObservabilityEvent(Event):
     repo: str = Field(default="", max_length=200)
     issue_number: OptionalIssueNumber = 0
 
-    @field_validator("repo", "issue_number", mode="before")
-    @classmethod
-    def _null_is_no_issue(cls, value: Any, info: Any) -> Any:
-        # Agent runtimes send ``issueNumber: null`` when their issue-number setting is not a number.
-        if value is None:
-            return "" if info.field_name == "repo" else 0
-        return value
+    _null_is_no_issue = field_validator("repo", "issue_number", mode="before")(_no_issue_for_null)
 
 
 class ToolUsed(ObservabilityEvent, wire_name="TOOL_USED"):
@@ -416,13 +418,7 @@ class ExecutionStarted(ExecutionEvent, wire_name="EXECUTION_STARTED"):
     model: ShortText | None = None
     steps: list[ExecutionStep] = Field(default_factory=list)
 
-    @field_validator("repo", "issue_number", mode="before")
-    @classmethod
-    def _null_is_no_issue(cls, value: Any, info: Any) -> Any:
-        # As for analytics: a runtime whose issue-number setting is not a number sends null.
-        if value is None:
-            return "" if info.field_name == "repo" else 0
-        return value
+    _null_is_no_issue = field_validator("repo", "issue_number", mode="before")(_no_issue_for_null)
 
 
 class ExecutionStepRecorded(ExecutionEvent, wire_name="EXECUTION_STEP_RECORDED"):
